@@ -1,0 +1,28 @@
+/// Settings of `folio serve` (SPEC §9: flags or `FOLIO_*` variables).
+public struct ServerConfiguration: Sendable {
+    /// Host to bind, e.g. `127.0.0.1` or `0.0.0.0`.
+    public var host: String
+    /// Port to bind; 0 picks a free one (the chosen one is printed).
+    public var port: Int
+    /// Largest request body accepted (`FOLIO_MAX_BODY_BYTES`), 1 MiB by default.
+    public var maxBodyBytes: Int
+    /// Seconds between heartbeats on live sync streams (`FOLIO_HEARTBEAT`).
+    public var heartbeatSeconds: Int
+
+    public init(host: String = "127.0.0.1", port: Int = 8080, maxBodyBytes: Int = 1 << 20, heartbeatSeconds: Int = 15) {
+        self.host = host
+        self.port = port
+        self.maxBodyBytes = maxBodyBytes
+        self.heartbeatSeconds = heartbeatSeconds
+    }
+
+    /// Parses `host:port` (`FOLIO_LISTEN`); `[::1]:8080` for IPv6.
+    public static func parseListen(_ text: String) -> (host: String, port: Int)? {
+        guard let colon = text.lastIndex(of: ":") else { return nil }
+        var host = String(text[..<colon])
+        guard let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else { return nil }
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty else { return nil }
+        return (host, port)
+    }
+}

@@ -1,0 +1,158 @@
+import Foundation
+
+/// The raw value of one column of one row, valid only while it is being decoded.
+public struct PostgresCell {
+    /// The value's bytes, or `nil` for SQL NULL.
+    public let bytes: UnsafeRawBufferPointer?
+    public let type: PostgresType
+    public let format: PostgresFormat
+    /// The column's name, for error messages.
+    public let column: String
+
+    /// The value as text, or `nil` for NULL.
+    public var text: Substring? {
+        guard let bytes else { return nil }
+        return Substring(decoding: bytes, as: UTF8.self)
+    }
+
+    func failure<T>(_ type: T.Type, _ reason: String) -> PostgresError {
+        .decoding(column: column, type: "\(T.self)", reason: reason)
+    }
+
+    func nonNullText<T>(_ type: T.Type) throws -> Substring {
+        guard let text else { throw failure(T.self, "the value is NULL; decode an Optional to accept NULL") }
+        return text
+    }
+}
+
+/// A Swift type that column values can be decoded into (results are read in text format).
+public protocol PostgresDecodable: Sendable {
+    static func decode(from cell: PostgresCell) throws -> Self
+}
+
+extension Optional: PostgresDecodable where Wrapped: PostgresDecodable {
+    public static func decode(from cell: PostgresCell) throws -> Wrapped? {
+        guard cell.bytes != nil else { return nil }
+        return try Wrapped.decode(from: cell)
+    }
+}
+
+extension String: PostgresDecodable {
+    public static func decode(from cell: PostgresCell) throws -> String {
+        String(try cell.nonNullText(String.self))
+    }
+}
+
+extension Int: PostgresDecodable {
+    public static func decode(from cell: PostgresCell) throws -> Int {
+        let text = try cell.nonNullText(Int.self)
+        guard let value = Int(text) else { throw cell.failure(Int.self, "not an integer") }
+        return value
+    }
+}
+
+extension Int64: PostgresDecodable {
+    public static func decode(from cell: PostgresCell) throws -> Int64 {
+        let text = try cell.nonNullText(Int64.self)
+        guard let value = Int64(text) else { throw cell.failure(Int64.self, "not an integer") }
+        return value
+    }
+}
+
+extension Int32: PostgresDecodable {
+    public static func decode(from cell: PostgresCell) throws -> Int32 {
+        let text = try cell.nonNullText(Int32.self)
+        guard let value = Int32(text) else { throw cell.failure(Int32.self, "not a 32-bit integer") }
+        return value
+    }
+}
+
+extension Bool: PostgresDecodable {
+    public static func decode(from cell: PostgresCell) throws -> Bool {
+        switch try cell.nonNullText(Bool.self) {
+        case "t", "true": return true
+        case "f", "false": return false
+        default: throw cell.failure(Bool.self, "not a boolean")
+        }
+    }
+}
+
+extension Double: PostgresDecodable {
+    public static func decode(from cell: PostgresCell) throws -> Double {
+        let text = try cell.nonNullText(Double.self)
+        switch text {
+        case "NaN": return .nan
+        case "Infinity": return .infinity
+        case "-Infinity": return -.infinity
+        default:
+            guard let value = Double(text) else { throw cell.failure(Double.self, "not a number") }
+            return value
+        }
+    }
+}
+
+extension UUID: PostgresDecodable {
+    public static func decode(from cell: PostgresCell) throws -> UUID {
+        let text = try cell.nonNullText(UUID.self)
+        guard let value = UUID(uuidString: String(text)) else { throw cell.failure(UUID.self, "not a UUID") }
+        return value
+    }
+}
+
+extension Date: PostgresDecodable {
+    public static func decode(from cell: PostgresCell) throws -> Date {
+        let text = try cell.nonNullText(Date.self)
+        guard let value = PostgresTimestamp.parse(text) else {
+            throw cell.failure(Date.self, "not an ISO timestamp (infinite and BC dates are not supported)")
+        }
+        return value
+    }
+}
+
+extension PostgresBytes {
+    public static func decode(from cell: PostgresCell) throws -> PostgresBytes {
+        guard let bytes = cell.bytes else { throw cell.failure(PostgresBytes.self, "the value is NULL") }
+        if cell.format == .binary { return PostgresBytes(Array(bytes)) }
+        // bytea_output = hex: "\x" followed by two hex digits per byte.
+        guard bytes.count >= 2, bytes[0] == UInt8(ascii: "\\"), bytes[1] == UInt8(ascii: "x"), bytes.count % 2 == 0 else {
+            throw cell.failure(PostgresBytes.self, "not bytea in hex format")
+        }
+        var output = [UInt8]()
+        output.reserveCapacity((bytes.count - 2) / 2)
+        var index = 2
+        while index < bytes.count {
+            guard let high = hexValue(bytes[index]), let low = hexValue(bytes[index + 1]) else {
+                throw cell.failure(PostgresBytes.self, "invalid hex digit")
+            }
+            output.append(high << 4 | low)
+            index += 2
+        }
+        return PostgresBytes(output)
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case 48...57: return byte - 48
+        case 97...102: return byte - 87
+        case 65...70: return byte - 55
+        default: return nil
+        }
+    }
+}
+
+extension Data: PostgresDecodable {
+    public static func decode(from cell: PostgresCell) throws -> Data {
+        Data(try PostgresBytes.decode(from: cell).bytes)
+    }
+}
+
+extension PostgresJSON {
+    public static func decode(from cell: PostgresCell) throws -> PostgresJSON<Value> {
+        guard let bytes = cell.bytes else { throw cell.failure(Value.self, "the value is NULL") }
+        do {
+            return PostgresJSON(try JSONDecoder().decode(Value.self, from: Data(bytes)))
+        } catch {
+            throw cell.failure(Value.self, "JSON: \(error)")
+        }
+    }
+}

@@ -1,0 +1,168 @@
+import Foundation
+
+/// A Swift value that can be bound as a statement parameter.
+public protocol PostgresEncodable: Sendable {
+    /// The PostgreSQL type the value is sent as.
+    static var postgresType: PostgresType { get }
+    /// The value encoded for libpq.
+    var postgresParameter: PostgresParameter { get }
+}
+
+/// A value that can be an element of an array parameter (`text[]`, `bigint[]`, …), for
+/// statements such as `INSERT … SELECT FROM unnest($1::text[], $2::bigint[])`.
+public protocol PostgresArrayElement: PostgresEncodable {
+    /// The OID of the array type whose elements are `Self`.
+    static var postgresArrayType: PostgresType { get }
+    /// The element's text form, unquoted.
+    var postgresArrayText: String { get }
+}
+
+extension PostgresEncodable where Self: PostgresArrayElement {
+    public var postgresParameter: PostgresParameter {
+        PostgresParameter(type: Self.postgresType, format: .text, bytes: Array(postgresArrayText.utf8))
+    }
+}
+
+extension String: PostgresArrayElement {
+    public static var postgresType: PostgresType { .text }
+    public static var postgresArrayType: PostgresType { .textArray }
+    public var postgresArrayText: String { self }
+}
+
+extension Substring: PostgresEncodable {
+    public static var postgresType: PostgresType { .text }
+    public var postgresParameter: PostgresParameter {
+        PostgresParameter(type: .text, format: .text, bytes: Array(utf8))
+    }
+}
+
+extension Int: PostgresArrayElement {
+    public static var postgresType: PostgresType { .int8 }
+    public static var postgresArrayType: PostgresType { .int8Array }
+    public var postgresArrayText: String { String(self) }
+}
+
+extension Int64: PostgresArrayElement {
+    public static var postgresType: PostgresType { .int8 }
+    public static var postgresArrayType: PostgresType { .int8Array }
+    public var postgresArrayText: String { String(self) }
+}
+
+extension Int32: PostgresArrayElement {
+    public static var postgresType: PostgresType { .int4 }
+    public static var postgresArrayType: PostgresType { .int4Array }
+    public var postgresArrayText: String { String(self) }
+}
+
+extension Bool: PostgresArrayElement {
+    public static var postgresType: PostgresType { .bool }
+    public static var postgresArrayType: PostgresType { .boolArray }
+    public var postgresArrayText: String { self ? "t" : "f" }
+}
+
+extension Double: PostgresArrayElement {
+    public static var postgresType: PostgresType { .float8 }
+    public static var postgresArrayType: PostgresType { .float8Array }
+    public var postgresArrayText: String {
+        if isNaN { return "NaN" }
+        if isInfinite { return self < 0 ? "-Infinity" : "Infinity" }
+        return "\(self)"
+    }
+}
+
+extension UUID: PostgresArrayElement {
+    public static var postgresType: PostgresType { .uuid }
+    public static var postgresArrayType: PostgresType { .uuidArray }
+    public var postgresArrayText: String { uuidString.lowercased() }
+}
+
+extension Date: PostgresArrayElement {
+    public static var postgresType: PostgresType { .timestamptz }
+    public static var postgresArrayType: PostgresType { .timestamptzArray }
+    public var postgresArrayText: String { PostgresTimestamp.format(self) }
+}
+
+/// Raw bytes, sent as `bytea` in binary format so that NUL bytes survive.
+public struct PostgresBytes: PostgresEncodable, PostgresDecodable, Hashable {
+    public var bytes: [UInt8]
+    public init(_ bytes: [UInt8]) { self.bytes = bytes }
+    public init(_ data: Data) { self.bytes = Array(data) }
+
+    public static var postgresType: PostgresType { .bytea }
+    public var postgresParameter: PostgresParameter {
+        PostgresParameter(type: .bytea, format: .binary, bytes: bytes)
+    }
+}
+
+extension Data: PostgresEncodable {
+    public static var postgresType: PostgresType { .bytea }
+    public var postgresParameter: PostgresParameter {
+        PostgresParameter(type: .bytea, format: .binary, bytes: Array(self))
+    }
+}
+
+/// A JSON value, encoded with sorted keys so equal values give equal text, sent as `jsonb`.
+public struct PostgresJSON<Value: Codable & Sendable>: PostgresEncodable, PostgresDecodable {
+    public var value: Value
+    public init(_ value: Value) { self.value = value }
+
+    public static var postgresType: PostgresType { .jsonb }
+    public var postgresParameter: PostgresParameter {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // Encoding a Codable value to JSON only fails for values JSON cannot hold (e.g. a
+        // non-finite Double); sending `null` then would silently lose data, so trap loudly.
+        guard let data = try? encoder.encode(value) else {
+            preconditionFailure("PostgresJSON: value of type \(Value.self) cannot be encoded as JSON")
+        }
+        return PostgresParameter(type: .jsonb, format: .text, bytes: Array(data))
+    }
+}
+
+/// JSON text that is already encoded, sent as `jsonb` without re-encoding.
+public struct PostgresRawJSON: PostgresEncodable, Hashable {
+    public var text: String
+    public init(_ text: String) { self.text = text }
+    public static var postgresType: PostgresType { .jsonb }
+    public var postgresParameter: PostgresParameter {
+        PostgresParameter(type: .jsonb, format: .text, bytes: Array(text.utf8))
+    }
+}
+
+extension Array: PostgresEncodable where Element: PostgresArrayElement {
+    public static var postgresType: PostgresType { Element.postgresArrayType }
+    public var postgresParameter: PostgresParameter {
+        PostgresParameter(type: Element.postgresArrayType, format: .text, bytes: [UInt8](PostgresArrayLiteral.encode(map { $0.postgresArrayText }).utf8))
+    }
+}
+
+/// Array parameters whose elements may be NULL.
+public struct PostgresNullableArray<Element: PostgresArrayElement>: PostgresEncodable {
+    public var elements: [Element?]
+    public init(_ elements: [Element?]) { self.elements = elements }
+    public static var postgresType: PostgresType { Element.postgresArrayType }
+    public var postgresParameter: PostgresParameter {
+        PostgresParameter(type: Element.postgresArrayType, format: .text, bytes: Array(PostgresArrayLiteral.encode(elements.map { $0?.postgresArrayText }).utf8))
+    }
+}
+
+/// PostgreSQL's array literal syntax: `{"a","b\"c",NULL}`.
+enum PostgresArrayLiteral {
+    static func encode(_ elements: [String?]) -> String {
+        var text = "{"
+        for (index, element) in elements.enumerated() {
+            if index > 0 { text += "," }
+            guard let element else {
+                text += "NULL"
+                continue
+            }
+            text += "\""
+            for scalar in element.unicodeScalars {
+                if scalar == "\"" || scalar == "\\" { text += "\\" }
+                text.unicodeScalars.append(scalar)
+            }
+            text += "\""
+        }
+        return text + "}"
+    }
+}

@@ -1,0 +1,1 @@
+// Tests of the migrations and the event log arrive with FolioStore's features.
