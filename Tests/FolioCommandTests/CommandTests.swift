@@ -1,1 +1,244 @@
-//
+import EmbeddedPostgres
+import FolioTestSupport
+import Foundation
+import LibPQ
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The real `folio` binary: `migrate` and `serve`, with their exit codes.
+@Suite("folio command")
+struct CommandTests {
+    /// The environment for `folio`, without any inherited FOLIO_* setting.
+    static func environment(_ extra: [String: String] = [:]) -> [String: String] {
+        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("FOLIO_") }
+        environment["FOLIO_LOG_LEVEL"] = "info"
+        environment["FOLIO_MIGRATIONS_DIR"] = Repository.migrations.path
+        environment.merge(extra) { $1 }
+        return environment
+    }
+
+    func folio(_ arguments: [String], _ extra: [String: String] = [:]) async throws -> ChildProcess.Outcome {
+        try await ChildProcess.run(Repository.folioBinary, arguments, environment: Self.environment(extra))
+    }
+
+    @Test func migrateUpStatusVerifyEndToEnd() async throws {
+        let url = try await TestPostgres.freshDatabase("cli")
+        let env = ["FOLIO_DATABASE_URL": url]
+        let migrationCount = try FileManager.default.contentsOfDirectory(atPath: Repository.migrations.path).filter { $0.hasSuffix(".sql") }.count
+
+        let before = try await folio(["migrate", "status", "--json"], env)
+        #expect(before.status == 0, "\(before.stderr)")
+        let beforeJSON = try JSONSerialization.jsonObject(with: Data(before.stdout.utf8)) as? [String: Any]
+        #expect(beforeJSON?["pending"] as? Int == migrationCount)
+        #expect(beforeJSON?["current"] as? Bool == false)
+
+        let up = try await folio(["migrate", "up", "--json"], env)
+        #expect(up.status == 0, "\(up.stderr)")
+        let applied = (try JSONSerialization.jsonObject(with: Data(up.stdout.utf8)) as? [String: Any])?["applied"] as? [[String: Any]]
+        #expect(applied?.count == migrationCount)
+
+        let again = try await folio(["migrate", "up"], env)
+        #expect(again.status == 0)
+        #expect(again.stdout.contains("up to date"))
+
+        let verify = try await folio(["migrate", "verify"], env)
+        #expect(verify.status == 0, "\(verify.stderr)")
+        #expect(verify.stdout.contains("0001  event_log"))
+
+        // An applied file edited afterwards: verify exits 65 and up refuses.
+        let folder = try Repository.copyOfMigrations()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let file = folder.appendingPathComponent("0002_append_only.sql")
+        try (try String(contentsOf: file, encoding: .utf8)).replacingOccurrences(of: "append-only", with: "append only").write(to: file, atomically: true, encoding: .utf8)
+        let changed = try await folio(["migrate", "verify", "--migrations-dir", folder.path], env)
+        #expect(changed.status == 65)
+        #expect(changed.stdout.contains("CHANGED"))
+        #expect(changed.stderr.contains("never edited"))
+        let refused = try await folio(["migrate", "up", "--migrations-dir", folder.path], env)
+        #expect(refused.status == 65)
+    }
+
+    @Test func migrateExitCodes() async throws {
+        let noDatabase = try await folio(["migrate", "status"])
+        #expect(noDatabase.status == 64)
+        #expect(noDatabase.stderr.contains("FOLIO_DATABASE_URL"))
+
+        let unreachable = try await folio(["migrate", "status", "--database-url", "postgresql://folio:pw@127.0.0.1:1/folio?connect_timeout=2"])
+        #expect(unreachable.status == 69)
+        #expect(unreachable.stderr.contains("refused"))
+        #expect(!unreachable.stderr.contains(":pw@"))
+
+        let badFlag = try await folio(["migrate", "up", "--to", "seven"])
+        #expect(badFlag.status == 64)
+    }
+
+    @Test func serveAnswersHealthAndReadinessAndStopsOnSIGTERM() async throws {
+        let url = try await TestPostgres.freshDatabase("serve")
+        let process = try ChildProcess(
+            Repository.folioBinary, ["serve", "--listen", "127.0.0.1:0", "--migrate"],
+            environment: Self.environment(["FOLIO_DATABASE_URL": url]))
+        let output = try await process.waitForOutput(containing: "listening on http://")
+        let base = try #require(Self.listeningURL(output))
+
+        let health = try await HTTP.get("\(base)/healthz")
+        #expect(health.status == 200)
+        #expect(try health.json()["status"] as? String == "ok")
+        let ready = try await HTTP.get("\(base)/readyz")
+        #expect(ready.status == 200, "\(ready.text)")
+        #expect(try ready.json()["migrations"] as? String == "current")
+
+        process.send(SIGTERM)
+        let outcome = try await process.wait(timeout: .seconds(30))
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+    }
+
+    @Test func readinessIs503UntilMigrated() async throws {
+        let url = try await TestPostgres.freshDatabase("unmigrated")
+        let process = try ChildProcess(
+            Repository.folioBinary, ["serve", "--listen", "127.0.0.1:0", "--no-migrate"],
+            environment: Self.environment(["FOLIO_DATABASE_URL": url]))
+        defer { process.send(SIGKILL) }
+        let base = try #require(Self.listeningURL(try await process.waitForOutput(containing: "listening on http://")))
+        #expect(try await HTTP.get("\(base)/healthz").status == 200)
+        let notReady = try await HTTP.get("\(base)/readyz")
+        #expect(notReady.status == 503)
+        #expect(notReady.headers["retry-after"] != nil)
+        let error = try notReady.json()["error"] as? [String: Any]
+        #expect(error?["code"] as? String == "database-unavailable" || error?["code"] as? String == "migrations-pending")
+
+        let migrate = try await folio(["migrate", "up"], ["FOLIO_DATABASE_URL": url])
+        #expect(migrate.status == 0)
+        // Sessions opened before the role existed failed; new ones succeed now.
+        var status = 0
+        for _ in 0..<50 {
+            status = try await HTTP.get("\(base)/readyz").status
+            if status == 200 { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        #expect(status == 200)
+    }
+
+    @Test func readinessFollowsTheDatabaseGoingAwayAndComingBack() async throws {
+        let cluster = try TestPostgres.privateCluster("readyz")
+        let running = try await cluster.start()
+        let process = try ChildProcess(
+            Repository.folioBinary, ["serve", "--listen", "127.0.0.1:0", "--migrate"],
+            environment: Self.environment(["FOLIO_DATABASE_URL": running.url]))
+        defer { process.send(SIGKILL) }
+        let base = try #require(Self.listeningURL(try await process.waitForOutput(containing: "listening on http://")))
+        #expect(try await HTTP.get("\(base)/readyz").status == 200)
+
+        try cluster.kill()
+        let down = try await HTTP.get("\(base)/readyz")
+        #expect(down.status == 503)
+        #expect(down.headers["retry-after"] == "5")
+        #expect((try down.json()["error"] as? [String: Any])?["code"] as? String == "database-unavailable")
+        #expect(try await HTTP.get("\(base)/healthz").status == 200)
+
+        try cluster.restart(onPort: running.port)
+        var status = 0
+        for _ in 0..<50 {
+            status = try await HTTP.get("\(base)/readyz").status
+            if status == 200 { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        #expect(status == 200)
+        try cluster.stop()
+    }
+
+    @Test func serveStartsAndReusesAnEmbeddedCluster() async throws {
+        let directory = TestPostgres.baseDirectory.appendingPathComponent("embedded-\(UUID().uuidString.prefix(6))")
+        for round in 1...2 {
+            let process = try ChildProcess(
+                Repository.folioBinary, ["serve", "--listen", "127.0.0.1:0", "--embedded-dir", directory.path],
+                environment: Self.environment())
+            let output = try await process.waitForOutput(containing: "listening on http://", timeout: .seconds(120))
+            #expect(output.contains("embedded PostgreSQL on 127.0.0.1:"))
+            let base = try #require(Self.listeningURL(output))
+            let ready = try await HTTP.get("\(base)/readyz")
+            #expect(ready.status == 200, "round \(round): \(ready.text)")
+            process.send(SIGTERM)
+            let outcome = try await process.wait(timeout: .seconds(60))
+            #expect(outcome.status == 0, "\(outcome.stderr)")
+            #expect(outcome.stdout.contains("embedded PostgreSQL stopped"))
+            // The first round creates the cluster; the second reuses it.
+            #expect(outcome.stderr.contains("created a PostgreSQL cluster") == (round == 1))
+            #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("data/postmaster.pid").path))
+        }
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    @Test func badListenAddressIsAUsageError() async throws {
+        let outcome = try await folio(["serve", "--listen", "localhost"])
+        #expect(outcome.status == 64)
+        #expect(outcome.stderr.contains("host:port"))
+    }
+
+    static func listeningURL(_ output: String) -> String? {
+        guard let range = output.range(of: "listening on ") else { return nil }
+        return output[range.upperBound...].split(separator: "\n").first.map(String.init)
+    }
+}
+
+/// The embedded PostgreSQL component on its own.
+@Suite("Embedded PostgreSQL")
+struct EmbeddedPostgresTests {
+    @Test func saysWhatIsMissingWhenPostgreSQLIsNotInstalled() throws {
+        let error = try #require(throws: EmbeddedPostgresError.self) {
+            try PostgresInstallation.locate(path: "/nonexistent/bin", libraryRoots: ["/nonexistent/lib/postgresql"])
+        }
+        #expect(error.description.contains("apt-get install -y postgresql"))
+        #expect(error.description.contains("FOLIO_DATABASE_URL"))
+        #expect(error.description.contains("/nonexistent/bin"))
+    }
+
+    @Test func findsDebianLayoutWithoutPATH() throws {
+        let installation = try PostgresInstallation.locate(path: "")
+        #expect(installation.binDirectory.path.hasPrefix("/usr/lib/postgresql/"))
+        #expect(FileManager.default.isExecutableFile(atPath: installation.initdb.path))
+    }
+
+    @Test func startIsReusedAndStopIsClean() async throws {
+        let cluster = try TestPostgres.privateCluster("reuse")
+        let first = try await cluster.start()
+        #expect(first.startedHere)
+        let second = try await cluster.start()
+        #expect(!second.startedHere)
+        #expect(second.port == first.port)
+        let connection = try Connection(configuration: TestPostgres.configuration(second.url))
+        #expect(try connection.query("SELECT current_database()").scalar(String.self) == "folio")
+        #expect(try connection.query("SELECT setting FROM pg_settings WHERE name = 'listen_addresses'").scalar(String.self) == "127.0.0.1")
+        if geteuid() == 0 {
+            // initdb refuses root: the cluster belongs to an unprivileged user.
+            let owner = try FileManager.default.attributesOfItem(atPath: cluster.dataDirectory.path)[.ownerAccountName] as? String
+            #expect(owner != "root")
+        }
+        try cluster.stop()
+        #expect(cluster.runningPort() == nil)
+        // Starting again after a stop keeps the data.
+        let third = try await cluster.start()
+        #expect(third.startedHere)
+        try cluster.stop()
+    }
+}
+
+/// docker-compose.yml stays valid for Debian's docker-compose (v1), when it is installed.
+@Suite("Compose file")
+struct ComposeFileTests {
+    static var composeAvailable: Bool {
+        (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").contains {
+            FileManager.default.isExecutableFile(atPath: "\($0)/docker-compose")
+        }
+    }
+
+    @Test(.enabled(if: composeAvailable, "docker-compose is not installed"))
+    func composeFileValidates() async throws {
+        let outcome = try await ChildProcess.run(
+            URL(fileURLWithPath: "/bin/bash"), [Repository.root.appendingPathComponent("scripts/check-compose.sh").path],
+            environment: ProcessInfo.processInfo.environment)
+        #expect(outcome.status == 0, "\(outcome.stdout)\(outcome.stderr)")
+    }
+}

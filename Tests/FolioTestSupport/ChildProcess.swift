@@ -1,0 +1,146 @@
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A real child process (the `folio` binary) with its output captured, for end-to-end tests.
+///
+/// Uses `posix_spawn`, pipes read by threads of their own, and `waitpid` on a thread, so
+/// nothing blocks Swift's cooperative pool.
+public final class ChildProcess: Sendable {
+    public let pid: pid_t
+    private let stdoutBuffer = Mutex<[UInt8]>([])
+    private let stderrBuffer = Mutex<[UInt8]>([])
+    private let exitStatus = Mutex<Int32?>(nil)
+
+    public struct Outcome: Sendable {
+        public var status: Int32
+        public var stdout: String
+        public var stderr: String
+    }
+
+    /// Starts `executable`. `environment` replaces the inherited one entirely when given.
+    public init(_ executable: URL, _ arguments: [String], environment: [String: String]) throws {
+        var outPipe: [Int32] = [0, 0]
+        var errPipe: [Int32] = [0, 0]
+        guard pipe(&outPipe) == 0, pipe(&errPipe) == 0 else { throw POSIXError(.EMFILE) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
+        posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
+        for fd in outPipe + errPipe { posix_spawn_file_actions_addclose(&actions, fd) }
+        let argv = ([executable.path] + arguments).map { strdup($0) } + [nil]
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        var pid: pid_t = 0
+        let result = posix_spawn(&pid, executable.path, &actions, nil, argv, envp)
+        close(outPipe[1])
+        close(errPipe[1])
+        guard result == 0 else {
+            close(outPipe[0])
+            close(errPipe[0])
+            throw POSIXError(POSIXErrorCode(rawValue: result) ?? .ENOENT)
+        }
+        self.pid = pid
+        Self.drain(outPipe[0], into: self, stdout: true)
+        Self.drain(errPipe[0], into: self, stdout: false)
+    }
+
+    private static func drain(_ fd: Int32, into process: ChildProcess, stdout: Bool) {
+        let thread = Thread {
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let count = read(fd, &buffer, buffer.count)
+                if count < 0 && errno == EINTR { continue }
+                if count <= 0 { break }
+                let chunk = Array(buffer[0..<count])
+                if stdout {
+                    process.stdoutBuffer.withLock { $0.append(contentsOf: chunk) }
+                } else {
+                    process.stderrBuffer.withLock { $0.append(contentsOf: chunk) }
+                }
+            }
+            close(fd)
+        }
+        thread.start()
+    }
+
+    public var stdout: String { String(decoding: stdoutBuffer.withLock { $0 }, as: UTF8.self) }
+    public var stderr: String { String(decoding: stderrBuffer.withLock { $0 }, as: UTF8.self) }
+
+    /// Sends `signal` (e.g. `SIGTERM`).
+    public func send(_ signal: Int32) {
+        kill(pid, signal)
+    }
+
+    /// Waits until stdout contains `text`; returns stdout. Throws on timeout or early exit.
+    @discardableResult
+    public func waitForOutput(containing text: String, timeout: Duration = .seconds(60)) async throws -> String {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            let output = stdout
+            if output.contains(text) { return output }
+            if let status = exitStatus.withLock({ $0 }) ?? reapIfExited() {
+                throw ChildProcessError.exitedEarly(status: status, stdout: output, stderr: stderr)
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw ChildProcessError.timedOut(waitingFor: text, stdout: stdout, stderr: stderr)
+    }
+
+    private func reapIfExited() -> Int32? {
+        var status: Int32 = 0
+        let result = waitpid(pid, &status, WNOHANG)
+        guard result == pid else { return nil }
+        let code = Self.exitCode(status)
+        exitStatus.withLock { $0 = code }
+        return code
+    }
+
+    /// Waits for the process to exit and returns its status (128+n when killed by signal n).
+    public func wait(timeout: Duration = .seconds(120)) async throws -> Outcome {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            if let status = exitStatus.withLock({ $0 }) ?? reapIfExited() {
+                // Let the reader threads collect the last output.
+                try await Task.sleep(for: .milliseconds(50))
+                return Outcome(status: status, stdout: stdout, stderr: stderr)
+            }
+            if ContinuousClock.now > deadline {
+                send(SIGKILL)
+                throw ChildProcessError.timedOut(waitingFor: "exit", stdout: stdout, stderr: stderr)
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    static func exitCode(_ status: Int32) -> Int32 {
+        (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    }
+
+    /// Runs a command to completion.
+    public static func run(_ executable: URL, _ arguments: [String], environment: [String: String], timeout: Duration = .seconds(120)) async throws -> Outcome {
+        try await ChildProcess(executable, arguments, environment: environment).wait(timeout: timeout)
+    }
+}
+
+public enum ChildProcessError: Error, CustomStringConvertible {
+    case exitedEarly(status: Int32, stdout: String, stderr: String)
+    case timedOut(waitingFor: String, stdout: String, stderr: String)
+
+    public var description: String {
+        switch self {
+        case .exitedEarly(let status, let stdout, let stderr):
+            return "process exited with \(status)\n--- stdout\n\(stdout)\n--- stderr\n\(stderr)"
+        case .timedOut(let text, let stdout, let stderr):
+            return "timed out waiting for \(text)\n--- stdout\n\(stdout)\n--- stderr\n\(stderr)"
+        }
+    }
+}
