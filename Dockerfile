@@ -15,12 +15,13 @@ RUN apt-get update \
 
 WORKDIR /src
 
-# Resolve dependencies first so this layer is cached while only sources change.
-# (Package.resolved is not kept in the repository; it is resolved here.)
+# The manifest names targets under Sources/ and Tests/ (with custom paths), so both
+# folders are needed before SwiftPM loads it. Package.resolved is not kept in the
+# repository; dependencies are resolved here.
 COPY Package.swift ./
-RUN swift package resolve
-
 COPY Sources ./Sources
+COPY Tests ./Tests
+RUN swift package resolve
 RUN swift build -c release --product folio --static-swift-stdlib \
  && install -D -m 0755 "$(swift build -c release --show-bin-path)/folio" /out/folio
 

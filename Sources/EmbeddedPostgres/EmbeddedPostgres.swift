@@ -178,7 +178,10 @@ public struct EmbeddedPostgres: Sendable {
         } catch {
             throw EmbeddedPostgresError.invalidDirectory(path: directory.path, reason: "\(error)")
         }
-        if let owner { try owner.take(directory) }
+        if let owner {
+            try owner.checkCanReach(directory)
+            try owner.take(directory)
+        }
         if !fileManager.fileExists(atPath: passwordFile.path) {
             let password = Self.randomPassword()
             try Data(password.utf8).write(to: passwordFile, options: .atomic)
@@ -269,6 +272,25 @@ struct ServiceUser: Sendable {
             }
         }
         throw EmbeddedPostgresError.noUnprivilegedUser
+    }
+
+    /// Fails clearly when this user cannot enter every folder above `url` (a checkout under
+    /// `/root` is not reachable by `postgres`, and PostgreSQL would fail with a vague error).
+    func checkCanReach(_ url: URL) throws {
+        var folder = url.deletingLastPathComponent()
+        while folder.path != "/" && !folder.path.isEmpty {
+            var info = stat()
+            if stat(folder.path, &info) == 0 {
+                let mode = info.st_mode
+                let reachable = info.st_uid == uid ? mode & 0o100 != 0 : info.st_gid == gid ? mode & 0o010 != 0 : mode & 0o001 != 0
+                if !reachable {
+                    throw EmbeddedPostgresError.invalidDirectory(
+                        path: url.path,
+                        reason: "PostgreSQL runs as \(name) (initdb refuses root), who cannot enter \(folder.path); choose a folder under /tmp or /var/lib, or give others the x permission on \(folder.path)")
+                }
+            }
+            folder = folder.deletingLastPathComponent()
+        }
     }
 
     /// Gives `url` to this user.

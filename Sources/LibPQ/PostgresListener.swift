@@ -23,11 +23,27 @@ public enum ListenerEvent: Sendable, Equatable {
 ///
 /// The connection lives on its own thread, which waits on the socket with `poll` and turns
 /// each notification into an element. When the connection breaks it reconnects (every
-/// `reconnectDelay`) and yields ``ListenerEvent/reconnected``. Ending the iteration (or
-/// cancelling the consuming task) closes the connection.
+/// `reconnectDelay`) and yields ``ListenerEvent/reconnected``. The connection is closed by
+/// ``stop()``, by cancelling the consuming task, or when neither the listener nor an iterator
+/// of it is referenced any more.
 public struct PostgresListener: AsyncSequence, Sendable {
     public typealias Element = ListenerEvent
     private let stream: AsyncThrowingStream<ListenerEvent, any Error>
+    private let lifetime: ListenerLifetime
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        var base: AsyncThrowingStream<ListenerEvent, any Error>.AsyncIterator
+        let lifetime: ListenerLifetime
+
+        public mutating func next() async throws -> ListenerEvent? {
+            try await base.next()
+        }
+    }
+
+    /// Stops listening and closes the connection; iteration then ends.
+    public func stop() {
+        lifetime.control.stop()
+    }
 
     /// Connects and runs `LISTEN` for each channel; returns once the server confirmed them,
     /// so a `NOTIFY` sent after this returns is never missed.
@@ -53,11 +69,11 @@ public struct PostgresListener: AsyncSequence, Sendable {
             thread.name = "folio-listen"
             thread.start()
         }
-        return PostgresListener(stream: stream)
+        return PostgresListener(stream: stream, lifetime: ListenerLifetime(control: control))
     }
 
-    public func makeAsyncIterator() -> AsyncThrowingStream<ListenerEvent, any Error>.AsyncIterator {
-        stream.makeAsyncIterator()
+    public func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(base: stream.makeAsyncIterator(), lifetime: lifetime)
     }
 
     private static func openListening(_ configuration: ConnectionConfiguration, _ channels: [String]) throws -> Connection {
@@ -111,8 +127,15 @@ public struct PostgresListener: AsyncSequence, Sendable {
     }
 }
 
+/// Stops the listening thread when the last listener or iterator referencing it goes away.
+final class ListenerLifetime: Sendable {
+    let control: ListenerControl
+    init(control: ListenerControl) { self.control = control }
+    deinit { control.stop() }
+}
+
 /// The stop flag shared between the listening thread and the stream's termination handler.
-private final class ListenerControl: Sendable {
+final class ListenerControl: Sendable {
     private let stopped = Mutex(false)
     var isStopped: Bool { stopped.withLock { $0 } }
     func stop() { stopped.withLock { $0 = true } }

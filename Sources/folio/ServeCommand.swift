@@ -70,9 +70,14 @@ struct ServeCommand: AsyncParsableCommand {
             }
             if migrate ?? (embedded != nil) {
                 let adminPool = ConnectionPool(url, maxConnections: 1)
-                defer { Task { await adminPool.close() } }
-                let applied = try await Migrator(pool: adminPool, migrations: migrations).up()
-                for migration in applied { say("applied migration \(migration.fileName)") }
+                do {
+                    let applied = try await Migrator(pool: adminPool, migrations: migrations).up()
+                    for migration in applied { say("applied migration \(migration.fileName)") }
+                    await adminPool.close()
+                } catch {
+                    await adminPool.close()
+                    throw error
+                }
             }
             let size = poolSize ?? environment("FOLIO_POOL_SIZE").flatMap(Int.init) ?? 20
             let pool = ConnectionPool(configuration: .init(

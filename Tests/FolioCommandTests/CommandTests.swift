@@ -112,13 +112,7 @@ struct CommandTests {
         let migrate = try await folio(["migrate", "up"], ["FOLIO_DATABASE_URL": url])
         #expect(migrate.status == 0)
         // Sessions opened before the role existed failed; new ones succeed now.
-        var status = 0
-        for _ in 0..<50 {
-            status = try await HTTP.get("\(base)/readyz").status
-            if status == 200 { break }
-            try await Task.sleep(for: .milliseconds(200))
-        }
-        #expect(status == 200)
+        #expect(try await Self.waitForStatus(200, at: "\(base)/readyz") == 200)
     }
 
     @Test func readinessFollowsTheDatabaseGoingAwayAndComingBack() async throws {
@@ -139,13 +133,7 @@ struct CommandTests {
         #expect(try await HTTP.get("\(base)/healthz").status == 200)
 
         try cluster.restart(onPort: running.port)
-        var status = 0
-        for _ in 0..<50 {
-            status = try await HTTP.get("\(base)/readyz").status
-            if status == 200 { break }
-            try await Task.sleep(for: .milliseconds(200))
-        }
-        #expect(status == 200)
+        #expect(try await Self.waitForStatus(200, at: "\(base)/readyz") == 200)
         try cluster.stop()
     }
 
@@ -177,6 +165,17 @@ struct CommandTests {
         #expect(outcome.stderr.contains("host:port"))
     }
 
+    /// Polls `url` for up to 10 s until it answers `status`; returns the last status seen.
+    static func waitForStatus(_ status: Int, at url: String) async throws -> Int {
+        var last = 0
+        for _ in 0..<50 {
+            last = try await HTTP.get(url).status
+            if last == status { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        return last
+    }
+
     static func listeningURL(_ output: String) -> String? {
         guard let range = output.range(of: "listening on ") else { return nil }
         return output[range.upperBound...].split(separator: "\n").first.map(String.init)
@@ -199,6 +198,17 @@ struct EmbeddedPostgresTests {
         let installation = try PostgresInstallation.locate(path: "")
         #expect(installation.binDirectory.path.hasPrefix("/usr/lib/postgresql/"))
         #expect(FileManager.default.isExecutableFile(atPath: installation.initdb.path))
+    }
+
+    @Test(.enabled(if: geteuid() == 0, "only root hands the cluster to another user"))
+    func unreachableFolderIsExplainedWhenRunningAsRoot() async throws {
+        let locked = TestPostgres.baseDirectory.appendingPathComponent("locked-\(UUID().uuidString.prefix(6))")
+        try FileManager.default.createDirectory(at: locked, withIntermediateDirectories: true)
+        chmod(locked.path, 0o700)
+        defer { try? FileManager.default.removeItem(at: locked) }
+        let cluster = try EmbeddedPostgres(directory: locked.appendingPathComponent("pg"))
+        let error = await #expect(throws: EmbeddedPostgresError.self) { try await cluster.start() }
+        #expect(error?.description.contains("cannot enter \(locked.path)") == true)
     }
 
     @Test func startIsReusedAndStopIsClean() async throws {

@@ -1,3 +1,4 @@
+import EmbeddedPostgres
 import Foundation
 import Synchronization
 
@@ -26,27 +27,16 @@ public final class ChildProcess: Sendable {
         var outPipe: [Int32] = [0, 0]
         var errPipe: [Int32] = [0, 0]
         guard pipe(&outPipe) == 0, pipe(&errPipe) == 0 else { throw POSIXError(.EMFILE) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
-        for fd in outPipe + errPipe { posix_spawn_file_actions_addclose(&actions, fd) }
-        let argv = ([executable.path] + arguments).map { strdup($0) } + [nil]
-        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            argv.forEach { free($0) }
-            envp.forEach { free($0) }
-        }
-        var pid: pid_t = 0
-        let result = posix_spawn(&pid, executable.path, &actions, nil, argv, envp)
-        close(outPipe[1])
-        close(errPipe[1])
-        guard result == 0 else {
-            close(outPipe[0])
-            close(errPipe[0])
-            throw POSIXError(POSIXErrorCode(rawValue: result) ?? .ENOENT)
+        let pid: pid_t
+        do {
+            pid = try Subprocess.spawn(
+                executable.path, arguments, environment: environment, stdout: outPipe[1], stderr: errPipe[1],
+                closeInChild: outPipe + errPipe)
+            close(outPipe[1])
+            close(errPipe[1])
+        } catch {
+            (outPipe + errPipe).forEach { close($0) }
+            throw error
         }
         self.pid = pid
         Self.drain(outPipe[0], into: self, stdout: true)
@@ -99,7 +89,7 @@ public final class ChildProcess: Sendable {
         var status: Int32 = 0
         let result = waitpid(pid, &status, WNOHANG)
         guard result == pid else { return nil }
-        let code = Self.exitCode(status)
+        let code = Subprocess.exitCode(status)
         exitStatus.withLock { $0 = code }
         return code
     }
@@ -119,10 +109,6 @@ public final class ChildProcess: Sendable {
             }
             try await Task.sleep(for: .milliseconds(20))
         }
-    }
-
-    static func exitCode(_ status: Int32) -> Int32 {
-        (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
     }
 
     /// Runs a command to completion.

@@ -106,6 +106,28 @@ struct PoolTests {
         #expect(received.first?.senderPID == sender.backendPID)
     }
 
+    @Test func stoppingTheListenerClosesItsConnection() async throws {
+        let url = try await TestPostgres.freshDatabase("unlisten")
+        let name = "listen-\(UUID().uuidString.prefix(8))"
+        let listener = try await PostgresListener.listen(
+            configuration: ConnectionConfiguration(url, applicationName: name), channels: ["bye"])
+        let observer = try Connection(configuration: TestPostgres.configuration(url))
+        func sessions() throws -> Int {
+            try observer.query("SELECT count(*) FROM pg_stat_activity WHERE application_name = \(name)").scalar(Int.self)
+        }
+        #expect(try sessions() == 1)
+        var iterator = listener.makeAsyncIterator()
+        listener.stop()
+        // Iteration ends, and the session goes away within the listener's poll interval.
+        #expect(try await iterator.next() == nil)
+        var remaining = try sessions()
+        for _ in 0..<50 where remaining > 0 {
+            try await Task.sleep(for: .milliseconds(100))
+            remaining = try sessions()
+        }
+        #expect(remaining == 0)
+    }
+
     @Test func listenerReconnectsAfterRestart() async throws {
         let cluster = try TestPostgres.privateCluster("relisten")
         let running = try await cluster.start()
