@@ -208,6 +208,16 @@ struct ConnectionTests {
 /// What goes wrong before a session exists.
 @Suite("Connecting")
 struct ConnectingTests {
+    @Test func conninfoStringsWorkLikeURLs() async throws {
+        let running = try await TestPostgres.shared()
+        let conninfo = "host=127.0.0.1 port=\(running.port) user=\(running.superuser) password='\(running.password)' dbname=postgres connect_timeout=3"
+        let connection = try Connection(configuration: ConnectionConfiguration(conninfo))
+        #expect(connection.summary.description == "127.0.0.1:\(running.port)/postgres")
+        #expect(try connection.query("SELECT current_setting('client_encoding')").scalar(String.self) == "UTF8")
+        #expect(try connection.query("SELECT current_setting('application_name')").scalar(String.self) == "folio")
+        #expect(connection.serverVersion >= 150_000)
+    }
+
     @Test func refusedConnectionSaysSo() throws {
         // Nothing listens on port 1 of the loopback interface.
         let error = try #require(throws: PostgresError.self) {
