@@ -39,10 +39,18 @@ $$;
 DO $$
 BEGIN
     EXECUTE format('GRANT CONNECT ON DATABASE %I TO folio_service', current_database());
+END
+$$;
+
+DO $$
+BEGIN
     -- The user that runs migrations (and connects for the server) may switch to the role.
     IF NOT pg_has_role(current_user, 'folio_service', 'MEMBER') THEN
         EXECUTE format('GRANT folio_service TO %I', current_user);
     END IF;
+EXCEPTION
+    -- Membership is cluster-wide: another database's migration granted it at the same moment.
+    WHEN unique_violation OR duplicate_object THEN NULL;
 END
 $$;
 

@@ -119,14 +119,14 @@ public struct PostgresJSON<Value: Codable & Sendable>: PostgresEncodable, Postgr
     }
 }
 
-/// JSON text that is already encoded, sent as `jsonb` without re-encoding.
-public struct PostgresRawJSON: PostgresEncodable, Hashable {
+/// JSON text that is already encoded, sent as `jsonb` without re-encoding (also as the
+/// element of a `jsonb[]`).
+public struct PostgresRawJSON: PostgresArrayElement, Hashable {
     public var text: String
     public init(_ text: String) { self.text = text }
     public static var postgresType: PostgresType { .jsonb }
-    public var postgresParameter: PostgresParameter {
-        PostgresParameter(type: .jsonb, format: .text, bytes: Array(text.utf8))
-    }
+    public static var postgresArrayType: PostgresType { .jsonbArray }
+    public var postgresArrayText: String { text }
 }
 
 extension Array: PostgresEncodable where Element: PostgresArrayElement {
@@ -165,4 +165,25 @@ enum PostgresArrayLiteral {
         }
         return text + "}"
     }
+}
+
+/// A PostgreSQL `xid8` (64-bit transaction id, epoch included), as used by
+/// `pg_current_xact_id()` and `pg_snapshot_xmin()`.
+public struct PostgresXID8: PostgresEncodable, PostgresDecodable, Hashable, Comparable, CustomStringConvertible {
+    public var value: UInt64
+    public init(_ value: UInt64) { self.value = value }
+
+    public static var postgresType: PostgresType { .xid8 }
+    public var postgresParameter: PostgresParameter {
+        PostgresParameter(type: .xid8, format: .text, bytes: Array(String(value).utf8))
+    }
+
+    public static func decode(from cell: PostgresCell) throws -> PostgresXID8 {
+        let text = try cell.nonNullText(PostgresXID8.self)
+        guard let value = UInt64(text) else { throw cell.failure(PostgresXID8.self, "not a transaction id") }
+        return PostgresXID8(value)
+    }
+
+    public static func < (lhs: PostgresXID8, rhs: PostgresXID8) -> Bool { lhs.value < rhs.value }
+    public var description: String { String(value) }
 }

@@ -9,14 +9,16 @@ import Synchronization
 ///
 /// Clusters live below `FOLIO_TEST_TMPDIR` (set by `make test`) or the system temp folder.
 public enum TestPostgres {
-    /// The shared cluster of this test process.
-    public static func shared() async throws -> EmbeddedPostgres.Running {
-        try await SharedCluster.instance.running()
+    /// The shared cluster of this test process; `name` picks another shared cluster, for
+    /// suites that must not see other suites' open transactions (a reader of the event log
+    /// waits for the oldest open transaction of the whole cluster).
+    public static func shared(_ name: String = "shared") async throws -> EmbeddedPostgres.Running {
+        try await SharedCluster.instance.running(name)
     }
 
-    /// Creates an empty database on the shared cluster and returns its superuser URL.
-    public static func freshDatabase(_ label: String = "t") async throws -> String {
-        let running = try await shared()
+    /// Creates an empty database on a shared cluster and returns its superuser URL.
+    public static func freshDatabase(_ label: String = "t", cluster: String = "shared") async throws -> String {
+        let running = try await shared(cluster)
         let name = "\(label.lowercased().filter { $0.isLetter || $0.isNumber })_\(UUID().uuidString.prefix(8).lowercased())"
         let admin = try Connection(configuration: ConnectionConfiguration(running.url(database: "postgres")))
         try admin.execute("CREATE DATABASE \(quoteIdentifier(name)) TEMPLATE template0 ENCODING 'UTF8'")
@@ -52,18 +54,18 @@ public enum TestPostgres {
 /// Starts the shared cluster once, whichever test asks first.
 actor SharedCluster {
     static let instance = SharedCluster()
-    private var task: Task<EmbeddedPostgres.Running, any Error>?
+    private var tasks: [String: Task<EmbeddedPostgres.Running, any Error>] = [:]
 
-    func running() async throws -> EmbeddedPostgres.Running {
-        if let task { return try await task.value }
+    func running(_ name: String) async throws -> EmbeddedPostgres.Running {
+        if let task = tasks[name] { return try await task.value }
         let task = Task {
             var options = EmbeddedPostgres.Options()
             options.durable = false
-            let cluster = try EmbeddedPostgres(directory: TestPostgres.baseDirectory.appendingPathComponent("shared"), options: options)
+            let cluster = try EmbeddedPostgres(directory: TestPostgres.baseDirectory.appendingPathComponent(name), options: options)
             ClustersToStop.add(cluster)
             return try await cluster.start()
         }
-        self.task = task
+        tasks[name] = task
         return try await task.value
     }
 }
