@@ -8,6 +8,9 @@ public struct PostgresInstallation: Sendable, Equatable {
     public var initdb: URL { binDirectory.appendingPathComponent("initdb") }
     public var pgCtl: URL { binDirectory.appendingPathComponent("pg_ctl") }
 
+    /// Another program of the same installation, e.g. `pg_dump`.
+    public func program(_ name: String) -> URL { binDirectory.appendingPathComponent(name) }
+
     public init(binDirectory: URL) {
         self.binDirectory = binDirectory
     }
@@ -23,7 +26,10 @@ public struct PostgresInstallation: Sendable, Equatable {
         for directory in (path ?? "").split(separator: ":").map(String.init) where !directory.isEmpty {
             searched.append(directory)
             if hasServerPrograms(directory) {
-                return PostgresInstallation(binDirectory: URL(fileURLWithPath: directory).resolvingSymlinksInPath())
+                // /usr/local/bin may hold links to a few programs only: follow initdb's link to
+                // the folder with all of them (pg_dump, pg_restore, …).
+                let initdb = URL(fileURLWithPath: directory).appendingPathComponent("initdb").resolvingSymlinksInPath()
+                return PostgresInstallation(binDirectory: initdb.deletingLastPathComponent())
             }
         }
         for root in libraryRoots {

@@ -17,8 +17,8 @@ struct StoreFixture {
     let pool: ConnectionPool
     let store: EventStore
 
-    static func make(_ label: String = "store", url: String? = nil, configuration: EventStore.Configuration = EventStore.Configuration(), poolSize: Int = 20) async throws -> StoreFixture {
-        let url = try await { if let url { return url } else { return try await TestPostgres.freshDatabase(label, cluster: StoreFixture.cluster) } }()
+    static func make(_ label: String = "store", url: String? = nil, cluster: String = StoreFixture.cluster, configuration: EventStore.Configuration = EventStore.Configuration(), poolSize: Int = 20) async throws -> StoreFixture {
+        let url = try await { if let url { return url } else { return try await TestPostgres.freshDatabase(label, cluster: cluster) } }()
         let admin = ConnectionPool(configuration: .init(connection: TestPostgres.configuration(url), maxConnections: 4))
         try await Migrator(pool: admin, migrations: try MigrationSource.load(from: Repository.migrations)).up()
         let pool = ConnectionPool(configuration: .init(
