@@ -92,6 +92,7 @@ let package = Package(
             dependencies: [
                 "LibPQ",
                 "EmbeddedPostgres",
+                "FolioStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -31,6 +31,12 @@ struct FolioBench: AsyncParsableCommand {
     @Flag(name: .customLong("single-only"), help: "Only the single-connection INSERT comparison.")
     var singleOnly = false
 
+    @Option(help: "What to measure: wrapper (the libpq wrapper) or store (the event store).")
+    var suite: String = "wrapper"
+
+    @Option(name: .customLong("catch-up-events"), help: "Events in the log for the store's catch-up measurement.")
+    var catchUpEvents: Int = 1_000_000
+
     func run() async throws {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -50,6 +56,11 @@ struct FolioBench: AsyncParsableCommand {
             cluster = embedded
         }
         defer { try? cluster?.stop() }
+        if suite == "store" {
+            let report = try await StoreBench(url: url, seconds: seconds, catchUpEvents: catchUpEvents).run()
+            print(report.markdown(seconds: seconds))
+            return
+        }
         let bench = Bench(url: url, seconds: seconds, copyRows: copyRows)
         try bench.prepareTables()
         var report = Report()

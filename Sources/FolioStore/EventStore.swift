@@ -128,6 +128,9 @@ public final class EventStore: Sendable {
         await task?.value
     }
 
+    /// Group commit totals since start (commits, append calls, events), for metrics.
+    public var commitStatistics: CommitStatistics { committer.statistics }
+
     /// The current epoch.
     public func currentEpoch() throws -> Int {
         guard let epoch = state.withLock({ $0.epoch }) else { throw StoreError.notStarted }

@@ -22,7 +22,11 @@ final class GroupCommitter: Sendable {
     private struct State {
         var pending: [Request] = []
         var running = 0
+        var statistics = CommitStatistics()
     }
+
+    /// Totals since start, for metrics: how well commits are shared.
+    var statistics: CommitStatistics { state.withLock { $0.statistics } }
 
     let pool: ConnectionPool
     let maxEventsPerCommit: Int
@@ -61,7 +65,13 @@ final class GroupCommitter: Sendable {
                     taken.append(state.pending.removeFirst())
                     events += first.events.count
                 }
-                if taken.isEmpty { state.running -= 1 }
+                if taken.isEmpty {
+                    state.running -= 1
+                } else {
+                    state.statistics.commits += 1
+                    state.statistics.requests += taken.count
+                    state.statistics.events += events
+                }
                 return taken
             }
             if group.isEmpty { return }
@@ -70,23 +80,36 @@ final class GroupCommitter: Sendable {
     }
 
     private func commit(_ group: [Request]) async {
-        let queries = group.map { Self.appendQuery(epoch: $0.epoch, events: $0.events) }
+        let layers = Self.layers(group.map(\.events))
         let results: [Result<[AppendOutcome], any Error>]
         do {
             results = try await pool.withConnection { connection in
+                let statement = try connection.prepare(AppendCall.sql)
                 do {
-                    let answers = try connection.pipeline(["BEGIN"] + queries + ["COMMIT"])
-                    return zip(group, answers.dropFirst()).map { request, answer in
-                        Result { try Self.outcomes(answer, request.events) }
+                    let steps: [PipelineStep] = [.query("BEGIN")]
+                        + layers.map { layer in .prepared(statement, AppendCall.bindings(epoch: group[0].epoch, requests: layer.map { group[$0].events })) }
+                        + [.query("COMMIT")]
+                    let answers = try connection.pipeline(steps)
+                    var results = [Result<[AppendOutcome], any Error>](repeating: .failure(PostgresError.misuse("no result")), count: group.count)
+                    for (layer, answer) in zip(layers, answers.dropFirst()) {
+                        var row = 0
+                        for index in layer {
+                            let events = group[index].events
+                            results[index] = Result { try Self.outcomes(answer, rows: row..<(row + events.count), events) }
+                            row += events.count
+                        }
                     }
+                    return results
                 } catch {
                     if connection.isHealthy, connection.transactionStatus != .idle { _ = try? connection.execute("ROLLBACK") }
                     guard group.count > 1 else { throw error }
                     // Retry each request alone, so an error reaches only its own caller.
-                    return queries.enumerated().map { index, query in
+                    return group.map { request in
                         Result {
-                            let answers = try connection.pipeline(["BEGIN", query, "COMMIT"])
-                            return try Self.outcomes(answers[1], group[index].events)
+                            let answers = try connection.pipeline([
+                                .query("BEGIN"), .prepared(statement, AppendCall.bindings(epoch: request.epoch, requests: [request.events])), .query("COMMIT"),
+                            ])
+                            return try Self.outcomes(answers[1], rows: 0..<request.events.count, request.events)
                         }
                     }
                 }
@@ -100,26 +123,42 @@ final class GroupCommitter: Sendable {
         }
     }
 
+    /// Splits a group into calls of `folio_append` whose requests share no stream and no
+    /// event id (each request is judged on its own only when they are independent). Usually
+    /// one layer; a request touching a stream of an earlier one goes to a later layer, which
+    /// runs after it in the same transaction.
+    static func layers(_ requests: [[NewEvent]]) -> [[Int]] {
+        var layers: [(indices: [Int], streams: Set<String>, ids: Set<UUID>)] = []
+        for (index, events) in requests.enumerated() {
+            let streams = Set(events.map(\.stream))
+            let ids = Set(events.map(\.id))
+            // After the last layer it conflicts with, so order on a stream is kept.
+            let lastConflict = layers.lastIndex { !$0.streams.isDisjoint(with: streams) || !$0.ids.isDisjoint(with: ids) }
+            let target = lastConflict.map { $0 + 1 } ?? 0
+            if target < layers.count {
+                layers[target].indices.append(index)
+                layers[target].streams.formUnion(streams)
+                layers[target].ids.formUnion(ids)
+            } else {
+                layers.append(([index], streams, ids))
+            }
+        }
+        return layers.map(\.indices)
+    }
+
+    /// One request as a plain query (for tests that hold a transaction open by hand).
     static func appendQuery(epoch: Int, events: [NewEvent]) -> PostgresQuery {
-        let streams = events.map(\.stream)
-        let ids = events.map(\.id)
-        let types = events.map(\.type)
-        let versions = events.map { Int32($0.schemaVersion) }
-        let data = events.map { PostgresRawJSON($0.data) }
-        let metadata = events.map { PostgresRawJSON($0.metadata) }
-        let articles = PostgresNullableArray(events.map(\.articleID))
-        let expected = PostgresNullableArray(events.map(\.expectedRevision))
-        return """
-            SELECT event_id, status, stream_id, stream_revision, event_position, epoch, transaction_id, recorded_at
-              FROM folio_append(\(Int32(epoch)), \(streams), \(ids), \(types), \(versions), \(data), \(metadata), \(articles), \(expected))
-            """
+        PostgresQuery(unsafeSQL: AppendCall.sql, binds: AppendCall.bindings(epoch: epoch, requests: [events]))
     }
 
     /// Turns `folio_append`'s rows into outcomes, or the batch's rejection.
-    static func outcomes(_ result: QueryResult, _ events: [NewEvent]) throws -> [AppendOutcome] {
+    static func outcomes(_ result: QueryResult, rows: Range<Int>, _ events: [NewEvent]) throws -> [AppendOutcome] {
         var outcomes: [AppendOutcome] = []
         var reasons: [UUID: AppendRejection.Reason] = [:]
-        for (row, event) in zip(result, events) {
+        guard rows.upperBound <= result.count else {
+            throw PostgresError.unexpectedResult(status: "\(result.count) rows", context: "folio_append of \(rows.upperBound) events")
+        }
+        for (row, event) in zip(rows.map { result[$0] }, events) {
             let status = try row.decode(String.self, at: 1)
             switch status {
             case "appended", "duplicate":
@@ -146,6 +185,13 @@ final class GroupCommitter: Sendable {
         }
         return outcomes
     }
+}
+
+/// How many group commits carried how many append calls and events.
+public struct CommitStatistics: Sendable, Equatable {
+    public var commits = 0
+    public var requests = 0
+    public var events = 0
 }
 
 /// Sends `NOTIFY` after commits, at most once per interval, outside any append transaction
@@ -187,4 +233,35 @@ final class NotifyCoalescer: Sendable {
             _ = try? await pool.query("SELECT pg_notify(\(channel), '')")
         }
     }
+}
+
+/// The one SQL call that writes events: `folio_append` (migration 0003), as the group
+/// committer sends it (prepared once per connection).
+public enum AppendCall {
+    public static let sql = """
+        SELECT event_id, status, stream_id, stream_revision, event_position, epoch, transaction_id, recorded_at
+          FROM folio_append($1::int, $2::int[], $3::text[], $4::uuid[], $5::text[], $6::int[], $7::jsonb[], $8::jsonb[], $9::uuid[], $10::int8[])
+        """
+
+    /// The parameters of one `folio_append` call carrying `requests`.
+    public static func bindings(epoch: Int, requests: [[NewEvent]]) -> PostgresBindings {
+        let events = requests.flatMap { $0 }
+        var numbers: [Int32] = []
+        for (index, request) in requests.enumerated() {
+            numbers += Array(repeating: Int32(index + 1), count: request.count)
+        }
+        var binds = PostgresBindings(capacity: 10)
+        binds.append(Int32(epoch))
+        binds.append(numbers)
+        binds.append(events.map(\.stream))
+        binds.append(events.map(\.id))
+        binds.append(events.map(\.type))
+        binds.append(events.map { Int32($0.schemaVersion) })
+        binds.append(events.map { PostgresRawJSON($0.data) })
+        binds.append(events.map { PostgresRawJSON($0.metadata) })
+        binds.append(PostgresNullableArray(events.map(\.articleID)))
+        binds.append(PostgresNullableArray(events.map(\.expectedRevision)))
+        return binds
+    }
+
 }

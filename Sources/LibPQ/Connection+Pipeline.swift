@@ -21,11 +21,29 @@ extension Connection {
     /// Runs one prepared statement once per element of `bindings`, pipelined.
     @discardableResult
     public func pipeline(_ statement: PreparedStatement, bindings: [PostgresBindings]) throws -> [QueryResult] {
-        try runPipeline(count: bindings.count) { index in
-            withParameters(bindings[index]) { count, _, values, lengths, formats in
-                PQsendQueryPrepared(handle, statement.name, count, values, lengths, formats, 0)
+        try pipeline(bindings.map { .prepared(statement, $0) })
+    }
+
+    /// Runs a mix of plain and prepared statements, pipelined.
+    @discardableResult
+    public func pipeline(_ steps: [PipelineStep]) throws -> [QueryResult] {
+        try runPipeline(count: steps.count) { index in
+            switch steps[index] {
+            case .query(let query):
+                return withParameters(query.binds) { count, types, values, lengths, formats in
+                    PQsendQueryParams(handle, query.sql, count, types, values, lengths, formats, 0)
+                }
+            case .prepared(let statement, let binds):
+                return withParameters(binds) { count, _, values, lengths, formats in
+                    PQsendQueryPrepared(handle, statement.name, count, values, lengths, formats, 0)
+                }
             }
-        } binds: { bindings[$0] }
+        } binds: { index in
+            switch steps[index] {
+            case .query(let query): return query.binds
+            case .prepared(_, let binds): return binds
+            }
+        }
     }
 
     private func runPipeline(
@@ -114,4 +132,10 @@ extension Connection {
             }
         }
     }
+}
+
+/// One statement of a pipeline.
+public enum PipelineStep: Sendable {
+    case query(PostgresQuery)
+    case prepared(PreparedStatement, PostgresBindings)
 }

@@ -296,3 +296,24 @@ struct EventStoreTests {
         await fixture.close()
     }
 }
+
+/// How a group commit splits requests into independent calls.
+@Suite("Group commit layers")
+struct GroupCommitLayerTests {
+    @Test func requestsSharingAStreamOrAnIDGoToLaterLayers() {
+        let a = UUID(), b = UUID()
+        let first = [Sample.created(a)]
+        let second = [Sample.created(b)]
+        let third = [Sample.retitled(a)]  // same stream as first
+        let fourth = [Sample.retitled(b)]  // same stream as second
+        let fifth = [first[0]]  // same event id (and stream) as first: after third
+        let sixth = [Sample.created(UUID())]
+        #expect(GroupCommitter.layers([first, second, third, fourth, fifth, sixth]) == [[0, 1, 5], [2, 3], [4]])
+        #expect(GroupCommitter.layers([first, third, Sample.retitled(a, title: "x").asBatch]) == [[0], [1], [2]])
+        #expect(GroupCommitter.layers([]) == [])
+    }
+}
+
+extension NewEvent {
+    var asBatch: [NewEvent] { [self] }
+}
