@@ -29,7 +29,11 @@ struct StoreBench {
         let pool = ConnectionPool(configuration: .init(
             connection: ConnectionConfiguration(url, applicationName: "folio-bench"), maxConnections: 20,
             onConnect: { try StoreSession.configure($0) }))
-        let store = EventStore(pool: pool)
+        var configuration = EventStore.Configuration()
+        if let commits = ProcessInfo.processInfo.environment["FOLIO_BENCH_COMMITS"].flatMap(Int.init) {
+            configuration.concurrentCommits = commits
+        }
+        let store = EventStore(pool: pool, configuration: configuration)
         try await store.start()
         var report = Report()
         report.machine = Machine.describe()
@@ -154,7 +158,10 @@ struct StoreBench {
         defer {
             let after = store.commitStatistics
             let commits = max(1, after.commits - before.commits)
-            log(String(format: "  %.1f append calls per commit", Double(after.requests - before.requests) / Double(commits)))
+            let busy = (after.busy - before.busy).seconds
+            log(String(format: "  %.1f append calls per commit, %d commits, %.2f ms per commit, committers busy %.0f %% of the time",
+                       Double(after.requests - before.requests) / Double(commits), commits, busy * 1000 / Double(commits),
+                       busy / Double(self.seconds) * 100))
         }
         let seconds = self.seconds
         let start = ContinuousClock.now

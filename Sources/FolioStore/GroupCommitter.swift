@@ -75,7 +75,10 @@ final class GroupCommitter: Sendable {
                 return taken
             }
             if group.isEmpty { return }
+            let started = ContinuousClock.now
             await commit(group)
+            let elapsed = ContinuousClock.now - started
+            state.withLock { $0.statistics.busy += elapsed }
         }
     }
 
@@ -192,6 +195,8 @@ public struct CommitStatistics: Sendable, Equatable {
     public var commits = 0
     public var requests = 0
     public var events = 0
+    /// Time spent committing (summed over concurrent commits).
+    public var busy: Duration = .zero
 }
 
 /// Sends `NOTIFY` after commits, at most once per interval, outside any append transaction
