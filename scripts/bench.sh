@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the benchmarks of the libpq wrapper next to pgbench and psql on one durable,
 # freshly created embedded PostgreSQL cluster, and prints a Markdown table.
-# Usage: scripts/bench.sh [FolioBench options]   (e.g. --seconds 20 --copy-rows 1000000)
+# Usage: scripts/bench.sh [FolioBench options]   (e.g. --seconds 20 --copy-rows 1000000;
+#        --suite store for the event store: appends and a 1,000,000-event catch-up)
 # `make bench` builds the release binary first. The table is also saved under .build/.
 set -euo pipefail
 cd "$(dirname "$0")/.."

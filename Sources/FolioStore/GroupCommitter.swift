@@ -89,12 +89,18 @@ final class GroupCommitter: Sendable {
             results = try await pool.withConnection { connection in
                 let statement = try connection.prepare(AppendCall.sql)
                 do {
-                    let steps: [PipelineStep] = [.query("BEGIN")]
-                        + layers.map { layer in .prepared(statement, AppendCall.bindings(epoch: group[0].epoch, requests: layer.map { group[$0].events })) }
-                        + [.query("COMMIT")]
-                    let answers = try connection.pipeline(steps)
+                    let calls: [PipelineStep] = layers.map { layer in
+                        .prepared(statement, AppendCall.bindings(epoch: group[0].epoch, requests: layer.map { group[$0].events }))
+                    }
+                    // One call is one statement, atomic on its own; several run in one transaction.
+                    let answers: [QueryResult]
+                    if calls.count == 1, case .prepared(let statement, let binds) = calls[0] {
+                        answers = [try connection.execute(statement, binds)]
+                    } else {
+                        answers = Array(try connection.pipeline([.query("BEGIN")] + calls + [.query("COMMIT")]).dropFirst())
+                    }
                     var results = [Result<[AppendOutcome], any Error>](repeating: .failure(PostgresError.misuse("no result")), count: group.count)
-                    for (layer, answer) in zip(layers, answers.dropFirst()) {
+                    for (layer, answer) in zip(layers, answers) {
                         var row = 0
                         for index in layer {
                             let events = group[index].events
