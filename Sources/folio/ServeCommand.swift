@@ -83,7 +83,7 @@ struct ServeCommand: AsyncParsableCommand {
             let pool = ConnectionPool(configuration: .init(
                 connection: ConnectionConfiguration(url, applicationName: "folio-serve"),
                 maxConnections: size,
-                onConnect: { connection in try ServiceRole.assume(connection) }))
+                onConnect: { connection in try StoreSession.configure(connection) }))
             let server = FolioServer(configuration: settings, pool: pool, migrations: migrations, logger: logger)
             let host = settings.host
             try await server.run { port in
