@@ -30,7 +30,11 @@ struct PoolTests {
         let url = try await TestPostgres.freshDatabase("timeout")
         let pool = ConnectionPool(configuration: .init(connection: TestPostgres.configuration(url), maxConnections: 1, acquireTimeout: .milliseconds(300)))
         let holder = Task { try await pool.query("SELECT pg_sleep(2)") }
-        try await Task.sleep(for: .milliseconds(300))
+        // Wait until the holder really has the only connection.
+        for _ in 0..<100 where !(pool.statistics.open == 1 && pool.statistics.idle == 0) {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(pool.statistics.open == 1 && pool.statistics.idle == 0)
         let error = await #expect(throws: PostgresError.self) { try await pool.query("SELECT 1") }
         if case .poolTimeout(_, let max)? = error {
             #expect(max == 1)
