@@ -159,20 +159,9 @@ struct Bench: Sendable {
     /// pgbench with the same INSERT, prepared, for `seconds`; returns transactions per second.
     func pgbench(clients: Int, synchronousCommit: String) throws -> Double {
         try truncateInserts()
-        let script = FileManager.default.temporaryDirectory.appendingPathComponent("folio-bench-insert.sql")
-        try Self.pgbenchScript.write(to: script, atomically: true, encoding: .utf8)
-        var environment = ProcessInfo.processInfo.environment
-        environment["PGOPTIONS"] = "-c synchronous_commit=\(synchronousCommit)"
-        let outcome = try Subprocess.run(
-            Tools.path("pgbench"),
-            ["-n", "-M", "prepared", "-c", String(clients), "-j", String(min(clients, 2)), "-T", String(seconds), "-f", script.path, url],
-            environment: environment)
-        guard outcome.status == 0,
-            let line = outcome.output.split(separator: "\n").first(where: { $0.hasPrefix("tps = ") }),
-            let tps = Double(line.dropFirst(6).split(separator: " ").first ?? "")
-        else {
-            throw ValidationError("pgbench failed: \(outcome.output)")
-        }
+        let tps = try Pgbench.run(
+            script: Self.pgbenchScript, name: "insert", clients: clients, seconds: seconds, url: url,
+            options: "-c synchronous_commit=\(synchronousCommit)")
         log("pgbench -c \(clients): \(Int(tps)) tps")
         return tps
     }
@@ -339,6 +328,28 @@ func cpuMicros() -> Double {
     var usage = rusage()
     getrusage(RUSAGE_SELF.rawValue, &usage)
     return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1e6 + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec)
+}
+
+/// pgbench with a custom script, prepared statements, for a number of seconds.
+enum Pgbench {
+    /// Runs `script` and returns the transactions per second pgbench reports.
+    static func run(script: String, name: String, clients: Int, seconds: Int, url: String, options: String? = nil) throws -> Double {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("folio-bench-\(name).sql")
+        try script.write(to: file, atomically: true, encoding: .utf8)
+        var environment = ProcessInfo.processInfo.environment
+        if let options { environment["PGOPTIONS"] = options }
+        let outcome = try Subprocess.run(
+            Tools.path("pgbench"),
+            ["-n", "-M", "prepared", "-c", String(clients), "-j", String(min(clients, 2)), "-T", String(seconds), "-f", file.path, url],
+            environment: environment)
+        guard outcome.status == 0,
+            let line = outcome.output.split(separator: "\n").first(where: { $0.hasPrefix("tps = ") }),
+            let tps = Double(line.dropFirst(6).split(separator: " ").first ?? "")
+        else {
+            throw ValidationError("pgbench failed: \(outcome.output)")
+        }
+        return tps
+    }
 }
 
 enum Tools {

@@ -96,15 +96,7 @@ struct StoreBench {
             INSERT INTO bench_raw_events (stream_id, stream_revision, event_id, event_type, data, metadata, article_id)
             VALUES ('article-' || gen_random_uuid(), 1, gen_random_uuid(), 'ArticleCreated', '\(data)', '{"author": "bench"}', '\(article)');
             """
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("folio-bench-events.sql")
-        try script.write(to: file, atomically: true, encoding: .utf8)
-        let outcome = try Subprocess.run(
-            Tools.path("pgbench"),
-            ["-n", "-M", "prepared", "-c", String(clients), "-j", String(min(clients, 2)), "-T", String(seconds), "-f", file.path, url],
-            environment: ProcessInfo.processInfo.environment)
-        guard outcome.status == 0, let line = outcome.output.split(separator: "\n").first(where: { $0.hasPrefix("tps = ") }),
-            let tps = Double(line.dropFirst(6).split(separator: " ").first ?? "")
-        else { throw BenchError.failed("pgbench: \(outcome.output)") }
+        let tps = try Pgbench.run(script: script, name: "events", clients: clients, seconds: seconds, url: url)
         log("pgbench event rows -c \(clients): \(Int(tps)) tps")
         return tps
     }

@@ -94,8 +94,11 @@ public final class EventStore: Sendable {
         } else {
             logger.info("event store started", metadata: ["epoch": "\(report.epoch)"])
         }
-        state.withLock { $0.epoch = report.epoch }
-        if configuration.listen { try await startListening() }
+        let listening = state.withLock { state in
+            state.epoch = report.epoch
+            return state.listener != nil
+        }
+        if configuration.listen && !listening { try await startListening() }
         return report
     }
 
@@ -144,10 +147,14 @@ public final class EventStore: Sendable {
     /// one caller's refusal never fails another's events.
     ///
     /// - Throws: ``AppendRejection`` when any event is refused (nothing of the batch is
-    ///   stored), or a ``PostgresError``.
+    ///   stored), ``StoreError/invalidEvent(id:reason:)`` for an event the log cannot hold,
+    ///   or a ``PostgresError`` (e.g. data that is not JSON).
     @discardableResult
     public func append(_ events: [NewEvent]) async throws -> [AppendOutcome] {
         guard !events.isEmpty else { return [] }
+        for event in events where !(1...Int(Int32.max)).contains(event.schemaVersion) {
+            throw StoreError.invalidEvent(id: event.id, reason: "schema version \(event.schemaVersion) is out of range")
+        }
         let outcomes = try await committer.append(events, epoch: try currentEpoch())
         if outcomes.contains(where: { $0.status == .appended }) {
             watcher.signal()
@@ -193,8 +200,7 @@ public final class EventStore: Sendable {
         }
         query.sql += " ORDER BY epoch, transaction_id, position LIMIT $\(query.binds.count + 1)"
         query.binds.append(max(1, limit))
-        let finalQuery = query
-        let rows = try await pool.query(finalQuery)
+        let rows = try await pool.query(query)
         return try rows.map { try configuration.upcasters.upcast(EventStore.decode($0)) }
     }
 

@@ -6,12 +6,13 @@ import Synchronization
 /// Commits concurrent appends together.
 ///
 /// While a commit is in flight, new append requests queue; the next commit takes all of them
-/// and runs `BEGIN; folio_append(request 1); folio_append(request 2); …; COMMIT` as one
-/// pipeline: one round trip and one WAL flush for many callers. Each request is still atomic
-/// on its own: `folio_append` reports a refused request instead of raising, so it stores
-/// nothing of that request and the others commit. If the group fails for any other reason
-/// (e.g. two processes racing on one event id), every request is retried alone, so errors
-/// reach only the caller they belong to.
+/// and writes them with one `folio_append` call (requests that share a stream or an event id
+/// with an earlier one go into later calls of the same transaction, see ``layers(_:)``): one
+/// round trip and one WAL flush for many callers. Each request is still atomic on its own:
+/// `folio_append` reports a refused request instead of raising, so it stores nothing of that
+/// request and the others commit. If the group fails for any other reason (e.g. two processes
+/// racing on one event id, or data PostgreSQL refuses), every request is retried alone, so
+/// errors reach only the caller they belong to.
 final class GroupCommitter: Sendable {
     private struct Request {
         var events: [NewEvent]
@@ -110,7 +111,6 @@ final class GroupCommitter: Sendable {
                     }
                     return results
                 } catch {
-                    if connection.isHealthy, connection.transactionStatus != .idle { _ = try? connection.execute("ROLLBACK") }
                     guard group.count > 1 else { throw error }
                     // Retry each request alone, so an error reaches only its own caller.
                     return group.map { request in

@@ -110,11 +110,14 @@ public enum StoreError: Error, Sendable, Hashable, CustomStringConvertible {
     case mustRefetch(reason: String)
     /// The store was used before `start()`.
     case notStarted
+    /// An event the log cannot hold; nothing of its batch was stored.
+    case invalidEvent(id: UUID, reason: String)
 
     public var description: String {
         switch self {
         case .mustRefetch(let reason): return "must refetch: \(reason)"
         case .notStarted: return "the event store was not started"
+        case .invalidEvent(let id, let reason): return "event \(id) refused: \(reason)"
         }
     }
 }

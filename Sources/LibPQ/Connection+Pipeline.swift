@@ -7,7 +7,8 @@ extension Connection {
     ///
     /// A pipeline runs as one implicit transaction (unless an explicit one is open): if a
     /// statement fails, the later ones are skipped, everything is rolled back, and the first
-    /// error is thrown.
+    /// error is thrown. A transaction block the pipeline itself opened (`BEGIN` … `COMMIT`) is
+    /// rolled back too, so the session is left as it was.
     @discardableResult
     public func pipeline(_ queries: [PostgresQuery]) throws -> [QueryResult] {
         try runPipeline(count: queries.count) { index in
@@ -38,12 +39,7 @@ extension Connection {
                     PQsendQueryPrepared(handle, statement.name, count, values, lengths, formats, 0)
                 }
             }
-        } binds: { index in
-            switch steps[index] {
-            case .query(let query): return query.binds
-            case .prepared(_, let binds): return binds
-            }
-        }
+        } binds: { steps[$0].binds }
     }
 
     private func runPipeline(
@@ -53,6 +49,7 @@ extension Connection {
         guard PQenterPipelineMode(handle) == 1 else {
             throw PostgresError.misuse("cannot enter pipeline mode: \(String(cString: PQerrorMessage(handle)).trimmingTrailingNewlines)")
         }
+        let startedIdle = transactionStatus == .idle
         defer { PQexitPipelineMode(handle) }
         // Non-blocking while sending: if the server's answers fill the socket while we are
         // still writing, we read them into libpq's buffer instead of deadlocking.
@@ -69,7 +66,18 @@ extension Connection {
             throw error
         }
         PQsetnonblocking(handle, 0)
-        return try readPipelineResults(count: count, binds: binds)
+        do {
+            return try readPipelineResults(count: count, binds: binds)
+        } catch {
+            // A failed statement skips the rest, a COMMIT included: if the pipeline opened a
+            // transaction block (an explicit BEGIN), it is left aborted. Close it, so the
+            // session is as the caller had it.
+            if startedIdle, isHealthy, transactionStatus != .idle {
+                PQexitPipelineMode(handle)
+                _ = try? execute("ROLLBACK")
+            }
+            throw error
+        }
     }
 
     /// Reads one result per statement, then the Sync marker.
@@ -138,4 +146,12 @@ extension Connection {
 public enum PipelineStep: Sendable {
     case query(PostgresQuery)
     case prepared(PreparedStatement, PostgresBindings)
+
+    /// The values bound to the step.
+    public var binds: PostgresBindings {
+        switch self {
+        case .query(let query): return query.binds
+        case .prepared(_, let binds): return binds
+        }
+    }
 }

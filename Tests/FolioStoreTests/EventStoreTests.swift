@@ -247,6 +247,39 @@ struct EventStoreTests {
         await fixture.close()
     }
 
+    @Test func badEventsGetClearErrorsAndStoreNothing() async throws {
+        let fixture = try await StoreFixture.make()
+        let store = fixture.store
+        var huge = Sample.created(UUID())
+        huge.schemaVersion = Int(Int32.max) + 1
+        let invalid = await #expect(throws: StoreError.self) { try await store.append([huge]) }
+        #expect(invalid == .invalidEvent(id: huge.id, reason: "schema version 2147483648 is out of range"))
+        var event = Sample.created(UUID())
+        event.data = #"{"title": "अधूरा"#  // not JSON
+        let broken = event
+        // Appended together with good batches: only the broken one fails.
+        let outcomes = try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask { (try? await store.append([broken])) != nil }
+            for _ in 0..<5 { group.addTask { (try? await store.append([Sample.created(UUID())])) != nil } }
+            return try await group.reduce(into: [Bool]()) { $0.append($1) }
+        }
+        #expect(outcomes.filter { !$0 }.count == 1)
+        let error = await #expect(throws: PostgresError.self) { try await store.append([broken]) }
+        #expect(error?.sqlState == "22P02")
+        #expect(try await fixture.count() == 5)
+        await fixture.close()
+    }
+
+    @Test func startingTwiceKeepsOneListener() async throws {
+        let fixture = try await StoreFixture.make()
+        #expect(try await fixture.store.start().epoch == 1)
+        let listeners = try await fixture.admin.query(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'"
+        ).scalar(Int.self)
+        #expect(listeners == 1)
+        await fixture.close()
+    }
+
     @Test func legacyAnnotationIsUpcastOnEveryReadPath() async throws {
         let fixture = try await StoreFixture.make()
         let article = UUID(), annotation = UUID()

@@ -44,6 +44,23 @@ struct BulkTests {
         #expect(try connection.query("SELECT count(*) FROM rows").scalar(Int.self) == 1)
     }
 
+    @Test func failedPipelineClosesTheTransactionItOpened() async throws {
+        let connection = try await connect()
+        try connection.execute("CREATE TABLE rows (n int8 PRIMARY KEY)")
+        let error = try #require(throws: PostgresError.self) {
+            try connection.pipeline(["BEGIN", "INSERT INTO rows VALUES (1)", "INSERT INTO rows VALUES (1)", "COMMIT"])
+        }
+        #expect(error.sqlState == "23505")
+        #expect(connection.transactionStatus == .idle)
+        try connection.pipeline(["BEGIN", "INSERT INTO rows VALUES (2)", "COMMIT"])
+        #expect(try connection.query("SELECT array_agg(n)::text FROM rows").scalar(String.self) == "{2}")
+        // A transaction the caller opened stays the caller's to end.
+        try connection.execute("BEGIN")
+        #expect(throws: PostgresError.self) { try connection.pipeline(["SELECT 1/0"]) }
+        #expect(connection.transactionStatus == .failedTransaction)
+        try connection.execute("ROLLBACK")
+    }
+
     @Test func copyInAndOutOfAHundredThousandRows() async throws {
         let connection = try await connect()
         try connection.execute("CREATE TABLE copied (n int8 PRIMARY KEY, body text, note text)")
