@@ -132,7 +132,7 @@ public struct PostgresRawJSON: PostgresArrayElement, Hashable {
 extension Array: PostgresEncodable where Element: PostgresArrayElement {
     public static var postgresType: PostgresType { Element.postgresArrayType }
     public var postgresParameter: PostgresParameter {
-        PostgresParameter(type: Element.postgresArrayType, format: .text, bytes: [UInt8](PostgresArrayLiteral.encode(map { $0.postgresArrayText }).utf8))
+        PostgresParameter(type: Element.postgresArrayType, format: .text, bytes: PostgresArrayLiteral.encode(map { $0.postgresArrayText }))
     }
 }
 
@@ -142,28 +142,34 @@ public struct PostgresNullableArray<Element: PostgresArrayElement>: PostgresEnco
     public init(_ elements: [Element?]) { self.elements = elements }
     public static var postgresType: PostgresType { Element.postgresArrayType }
     public var postgresParameter: PostgresParameter {
-        PostgresParameter(type: Element.postgresArrayType, format: .text, bytes: Array(PostgresArrayLiteral.encode(elements.map { $0?.postgresArrayText }).utf8))
+        PostgresParameter(type: Element.postgresArrayType, format: .text, bytes: PostgresArrayLiteral.encode(elements.map { $0?.postgresArrayText }))
     }
 }
 
-/// PostgreSQL's array literal syntax: `{"a","b\"c",NULL}`.
+/// PostgreSQL's array literal syntax: `{"a","b\"c",NULL}`, built as UTF-8 bytes.
+///
+/// `"` and `\` are ASCII, so escaping byte by byte is safe for any UTF-8 text and avoids
+/// appending to a `String` one scalar at a time (which was a fifth of an append's client time).
 enum PostgresArrayLiteral {
-    static func encode(_ elements: [String?]) -> String {
-        var text = "{"
+    static func encode(_ elements: [String?]) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(2 + elements.reduce(0) { $0 + ($1?.utf8.count ?? 4) + 3 })
+        bytes.append(UInt8(ascii: "{"))
         for (index, element) in elements.enumerated() {
-            if index > 0 { text += "," }
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
             guard let element else {
-                text += "NULL"
+                bytes.append(contentsOf: "NULL".utf8)
                 continue
             }
-            text += "\""
-            for scalar in element.unicodeScalars {
-                if scalar == "\"" || scalar == "\\" { text += "\\" }
-                text.unicodeScalars.append(scalar)
+            bytes.append(UInt8(ascii: "\""))
+            for byte in element.utf8 {
+                if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { bytes.append(UInt8(ascii: "\\")) }
+                bytes.append(byte)
             }
-            text += "\""
+            bytes.append(UInt8(ascii: "\""))
         }
-        return text + "}"
+        bytes.append(UInt8(ascii: "}"))
+        return bytes
     }
 }
 

@@ -328,6 +328,31 @@ struct EventStoreTests {
         try open.execute("ROLLBACK")
         await fixture.close()
     }
+    /// `folio_append` keeps one plan per session (force_generic_plan). A session that makes it
+    /// on an empty log must still look events up by index probe once the log has grown: the
+    /// plan of migration 0003 read the whole event-id index on every call.
+    @Test func appendPlanMadeOnAnEmptyLogStillProbesByIndex() async throws {
+        let fixture = try await StoreFixture.make("append_plan")
+        // Autovacuum's ANALYZE would make the session plan again and hide the problem.
+        try await fixture.admin.query("ALTER TABLE events SET (autovacuum_enabled = false)")
+        let epoch = try fixture.store.currentEpoch()
+        let session = try Connection(configuration: TestPostgres.configuration(fixture.url))
+        try session.query(GroupCommitter.appendQuery(epoch: epoch, events: [Sample.created()]))
+        // Grow the log from another session.
+        for _ in 0..<4 {
+            try await fixture.store.append((0..<500).map { _ in Sample.created() })
+        }
+        try session.execute("BEGIN")
+        let outcome = try session.query(GroupCommitter.appendQuery(epoch: epoch, events: (0..<8).map { _ in Sample.created() }))
+        #expect(outcome.count == 8)
+        let entriesRead = try session.query(
+            "SELECT pg_stat_get_xact_tuples_returned('events_event_id_key'::regclass)").scalar(Int.self)
+        try session.execute("ROLLBACK")
+        #expect(try await fixture.count() == 2001)
+        // Eight probes that find nothing read no entries; a scan of the index reads ~2,000.
+        #expect(entriesRead < 50, "folio_append read \(entriesRead) event-id index entries for 8 new events")
+        await fixture.close()
+    }
 }
 
 /// How a group commit splits requests into independent calls.
