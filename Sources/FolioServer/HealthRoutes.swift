@@ -8,6 +8,7 @@ import LibPQ
 struct HealthRoutes: Sendable {
     let pool: ConnectionPool
     let migrations: [Migration]
+    let store: EventStore?
 
     struct Health: Encodable {
         var status: String
@@ -18,6 +19,11 @@ struct HealthRoutes: Sendable {
         var database: String
         var migrations: String
         var pending: [Int]
+        /// The store's epoch; `epochReason` says why it began (G6: a restore is reported here).
+        var epoch: Int?
+        var epochStartedAt: Date?
+        var epochReason: String?
+        var newEpochAtStart: Bool?
     }
 
     func register(on router: Router<BasicRequestContext>) {
@@ -50,7 +56,20 @@ struct HealthRoutes: Sendable {
                             details: ["pending": pending.map(String.init).joined(separator: ",")],
                             retryAfter: 30).response()
         }
-        return JSONBody.response(Readiness(status: "ready", database: "ok", migrations: "current", pending: []))
+        if let store, store.startReport == nil {
+            return APIError(status: .serviceUnavailable, code: "store-starting", message: "the event store is starting",
+                            retryAfter: 1).response()
+        }
+        var ready = Readiness(status: "ready", database: "ok", migrations: "current", pending: [])
+        if let store, let epoch = try? store.currentEpoch() {
+            ready.epoch = epoch
+            ready.newEpochAtStart = store.startReport?.beganNewEpoch ?? false
+            if let record = try? await store.epochs().last(where: { $0.epoch == epoch }) {
+                ready.epochStartedAt = record.startedAt
+                ready.epochReason = record.reason
+            }
+        }
+        return JSONBody.response(ready)
     }
 }
 

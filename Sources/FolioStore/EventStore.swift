@@ -45,6 +45,7 @@ public final class EventStore: Sendable {
 
     private struct RunState {
         var epoch: Int?
+        var startReport: StartReport?
         var listener: PostgresListener?
         var listenTask: Task<Void, Never>?
     }
@@ -96,6 +97,8 @@ public final class EventStore: Sendable {
         }
         let listening = state.withLock { state in
             state.epoch = report.epoch
+            // A second start() must not hide that the first one began a new epoch.
+            if state.startReport?.beganNewEpoch != true { state.startReport = report }
             return state.listener != nil
         }
         if configuration.listen && !listening { try await startListening() }
@@ -133,6 +136,9 @@ public final class EventStore: Sendable {
 
     /// Group commit totals since start (commits, append calls, events), for metrics.
     public var commitStatistics: CommitStatistics { committer.statistics }
+
+    /// What ``start()`` found (nil before it ran).
+    public var startReport: StartReport? { state.withLock { $0.startReport } }
 
     /// The current epoch.
     public func currentEpoch() throws -> Int {

@@ -203,6 +203,8 @@ public struct CommitStatistics: Sendable, Equatable {
     public var events = 0
     /// Time spent committing (summed over concurrent commits).
     public var busy: Duration = .zero
+
+    public init() {}
 }
 
 /// Sends `NOTIFY` after commits, at most once per interval, outside any append transaction

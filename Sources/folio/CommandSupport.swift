@@ -32,6 +32,30 @@ struct DatabaseOptions: ParsableArguments {
     }
 }
 
+/// Runs `body` with a small pool on the database of `options`; exits 64 without a database
+/// and maps errors to exit codes with ``fail(_:)``.
+func withDatabase(
+    _ options: DatabaseOptions, maxConnections: Int = 2, configure: (@Sendable (Connection) throws -> Void)? = nil,
+    _ body: (ConnectionPool) async throws -> Void
+) async throws {
+    guard let url = options.resolvedURL else {
+        FileHandle.standardError.write(Data("folio: error: no database given; set FOLIO_DATABASE_URL or pass --database-url\n".utf8))
+        throw ExitCode(ExitStatus.usage)
+    }
+    let pool = ConnectionPool(configuration: .init(
+        connection: ConnectionConfiguration(url, applicationName: "folio-admin"), maxConnections: maxConnections, onConnect: configure))
+    do {
+        try await body(pool)
+        await pool.close()
+    } catch let exit as ExitCode {
+        await pool.close()
+        throw exit
+    } catch {
+        await pool.close()
+        throw fail(error)
+    }
+}
+
 /// Prints an error the way every command does and maps it to an exit code.
 func fail(_ error: any Error) -> ExitCode {
     let message: String

@@ -118,20 +118,7 @@ private func printReport(_ report: MigrationReport, json: Bool) {
 
 /// Opens a small pool for an admin command, runs `body`, closes it; errors become exit codes.
 private func withMigrator(_ options: DatabaseOptions, _ body: (Migrator) async throws -> Void) async throws {
-    guard let url = options.resolvedURL else {
-        FileHandle.standardError.write(Data("folio: error: no database given; set FOLIO_DATABASE_URL or pass --database-url\n".utf8))
-        throw ExitCode(ExitStatus.usage)
-    }
-    let pool = ConnectionPool(url, maxConnections: 2)
-    do {
-        let migrations = try options.loadMigrations()
-        try await body(Migrator(pool: pool, migrations: migrations))
-        await pool.close()
-    } catch let exit as ExitCode {
-        await pool.close()
-        throw exit
-    } catch {
-        await pool.close()
-        throw fail(error)
+    try await withDatabase(options) { pool in
+        try await body(Migrator(pool: pool, migrations: try options.loadMigrations()))
     }
 }

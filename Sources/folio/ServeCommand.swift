@@ -84,7 +84,8 @@ struct ServeCommand: AsyncParsableCommand {
                 connection: ConnectionConfiguration(url, applicationName: "folio-serve"),
                 maxConnections: size,
                 onConnect: { connection in try StoreSession.configure(connection) }))
-            let server = FolioServer(configuration: settings, pool: pool, migrations: migrations, logger: logger)
+            let store = EventStore(pool: pool, logger: Logger(label: "folio.store"))
+            let server = FolioServer(configuration: settings, pool: pool, migrations: migrations, store: store, logger: logger)
             let host = settings.host
             try await server.run { port in
                 say("folio: listening on http://\(host.contains(":") ? "[\(host)]" : host):\(port)")

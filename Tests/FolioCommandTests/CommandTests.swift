@@ -159,6 +159,65 @@ struct CommandTests {
         try? FileManager.default.removeItem(at: directory)
     }
 
+    /// G6 told loudly: after transaction ids go backwards (simulated here by a logged
+    /// transaction id far ahead of the server's), `folio serve` begins a new epoch and says so
+    /// in its log, `/readyz` and `/metrics`; `folio store status` lists both epochs.
+    @Test func newEpochIsReportedByServeReadinessMetricsAndStoreStatus() async throws {
+        let url = try await TestPostgres.freshDatabase("epoch")
+        let env = ["FOLIO_DATABASE_URL": url]
+        #expect(try await folio(["migrate", "up"], env).status == 0)
+        let first = try await folio(["store", "status", "--json"], env)
+        #expect(first.status == 0, "\(first.stderr)")
+        let firstJSON = try #require(try JSONSerialization.jsonObject(with: Data(first.stdout.utf8)) as? [String: Any])
+        #expect(firstJSON["epoch"] as? Int == 1)
+        #expect((firstJSON["epochs"] as? [Any])?.count == 1)
+        #expect(firstJSON["beganNewEpochAtStart"] as? Bool == false)
+
+        let admin = try Connection(configuration: TestPostgres.configuration(url))
+        try admin.execute("""
+            INSERT INTO events (epoch, stream_id, stream_revision, event_id, event_type, data, transaction_id)
+            VALUES (1, 'article-3f1c2f4e-0d5e-4a57-9b1e-8c0f6a9d2b11', 1, gen_random_uuid(), 'ArticleArchived',
+                    '{"articleId": "3f1c2f4e-0d5e-4a57-9b1e-8c0f6a9d2b11"}',
+                    (pg_current_xact_id()::text::bigint + 1000000)::text::xid8)
+            """)
+
+        let process = try ChildProcess(
+            Repository.folioBinary, ["serve", "--listen", "127.0.0.1:0"], environment: Self.environment(env))
+        defer { process.send(SIGKILL) }
+        let base = try #require(Self.listeningURL(try await process.waitForOutput(containing: "listening on http://")))
+        #expect(try await Self.waitForStatus(200, at: "\(base)/readyz") == 200)
+        let ready = try await HTTP.get("\(base)/readyz").json()
+        #expect(ready["epoch"] as? Int == 2)
+        #expect(ready["newEpochAtStart"] as? Bool == true)
+        #expect((ready["epochReason"] as? String)?.contains("went backwards") == true)
+        let metrics = try await HTTP.get("\(base)/metrics")
+        #expect(metrics.status == 200)
+        #expect(metrics.headers["content-type"]?.hasPrefix("text/plain") == true)
+        // Samples by name (Prometheus' text format: `name value`, after # HELP / # TYPE lines).
+        var samples: [String: Double] = [:]
+        for line in metrics.text.split(separator: "\n") where !line.hasPrefix("#") {
+            let parts = line.split(separator: " ")
+            if parts.count == 2, let value = Double(parts[1]) { samples[String(parts[0])] = value }
+        }
+        let expected: [String: Double] = [
+            "folio_store_epoch": 2, "folio_store_epochs": 2, "folio_store_new_epoch_at_start": 1, "folio_database_up": 1,
+            "folio_store_events": 1,
+        ]
+        for (name, value) in expected {
+            #expect(samples[name] == value, "\(name) in\n\(metrics.text)")
+        }
+        #expect(metrics.text.contains("# HELP folio_db_oldest_transaction_age_seconds"))
+        process.send(SIGTERM)
+        let outcome = try await process.wait(timeout: .seconds(30))
+        #expect(outcome.status == 0)
+        #expect(outcome.stderr.contains("NEW EPOCH"))
+
+        let second = try await folio(["store", "status"], env)
+        #expect(second.status == 0, "\(second.stderr)")
+        #expect(second.stdout.contains("epoch            2  (the database was restored 1 time(s)"))
+        #expect(!second.stdout.contains("NEW EPOCH began now"))
+    }
+
     @Test func badListenAddressIsAUsageError() async throws {
         let outcome = try await folio(["serve", "--listen", "localhost"])
         #expect(outcome.status == 64)

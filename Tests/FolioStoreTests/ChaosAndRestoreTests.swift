@@ -120,6 +120,12 @@ struct ChaosAndRestoreTests {
         #expect(report.beganNewEpoch)
         #expect(report.epoch == 2)
         #expect(logs.all.contains { $0.level == .critical && $0.message.contains("NEW EPOCH") })
+        let status = try await store.status()
+        #expect(status.epoch == 2)
+        #expect(status.beganNewEpochAtStart)
+        #expect(status.epochs.map(\.epoch) == [1, 2])
+        #expect(status.currentEpoch?.reason.contains("went backwards") == true)
+        #expect(status.events == 20)
 
         // An old cursor must refetch; writes go on; a fresh reader sees every event once.
         await #expect(throws: StoreError.self) { try await store.read(after: oldCursor) }
