@@ -193,21 +193,55 @@ public final class EventStore: Sendable {
     ///
     /// - Throws: ``StoreError/mustRefetch(reason:)`` for a cursor of another epoch.
     public func read(after cursor: StoreCursor = .start, limit: Int = 1000, articles: [UUID]? = nil) async throws -> [RecordedEvent] {
+        try await readPage(after: cursor, limit: limit, articles: articles).events
+    }
+
+    /// One page of ``read(after:limit:articles:)``, with the cursor a reader may resume from
+    /// when the page is the last one for now.
+    ///
+    /// `head` is the last event of the whole log a reader can see (in the current epoch, below
+    /// the oldest open transaction), read in the same statement, so from the same snapshot,
+    /// as the page. A page shorter than `limit` holds every matching event up to `head`; with
+    /// an article filter `head` is usually past the page's last event, and resuming from it
+    /// skips the other articles' events without reading them again.
+    public func readPage(after cursor: StoreCursor = .start, limit: Int = 1000, articles: [UUID]? = nil) async throws -> ReadPage {
         let epoch = try currentEpoch()
         try Self.check(cursor, epoch: epoch)
+        let limit = max(1, limit)
         var query: PostgresQuery = """
-            SELECT \(unescaped: EventStore.columns) FROM events
-             WHERE (epoch, transaction_id, position) > (\(cursor.epoch)::int, \(PostgresXID8(cursor.transactionID)), \(cursor.position))
-               AND (epoch < \(epoch)::int OR transaction_id < pg_snapshot_xmin(pg_current_snapshot()))
+            (SELECT false, \(unescaped: EventStore.columns) FROM events
+              WHERE (epoch, transaction_id, position) > (\(cursor.epoch)::int, \(PostgresXID8(cursor.transactionID)), \(cursor.position))
+                AND (epoch < \(epoch)::int OR transaction_id < pg_snapshot_xmin(pg_current_snapshot()))
             """
         if let articles {
             query.sql += " AND article_id = ANY($\(query.binds.count + 1)::uuid[])"
             query.binds.append(articles)
         }
-        query.sql += " ORDER BY epoch, transaction_id, position LIMIT $\(query.binds.count + 1)"
-        query.binds.append(max(1, limit))
+        query.sql += " ORDER BY epoch, transaction_id, position LIMIT $\(query.binds.count + 1))"
+        query.binds.append(limit)
+        query.sql += """
+             UNION ALL
+            (SELECT true, position, epoch, transaction_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM events
+              WHERE epoch = $\(query.binds.count + 1)::int AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+              ORDER BY epoch DESC, transaction_id DESC, position DESC LIMIT 1)
+            """
+        query.binds.append(Int32(epoch))
         let rows = try await pool.query(query)
-        return try rows.map { try configuration.upcasters.upcast(EventStore.decode($0)) }
+        var events: [RecordedEvent] = []
+        events.reserveCapacity(rows.count)
+        var head: StoreCursor?
+        for row in rows {
+            if try row.decode(Bool.self, at: 0) {
+                head = StoreCursor(
+                    epoch: try row.decode(Int.self, at: 2), transactionID: try row.decode(PostgresXID8.self, at: 3).value,
+                    position: try row.decode(Int64.self, at: 1))
+            } else {
+                events.append(try configuration.upcasters.upcast(EventStore.decode(row, offset: 1)))
+            }
+        }
+        let last = events.last?.cursor ?? cursor
+        let resume = events.count < limit ? max(last, head ?? last) : last
+        return ReadPage(events: events, resumeCursor: resume, isComplete: events.count < limit)
     }
 
     /// A cursor can be honoured only in the current epoch (or at the very start).
@@ -229,20 +263,21 @@ public final class EventStore: Sendable {
         try await pool.query(StoreSession.oldestTransactionAgeSQL).scalar(Double.self)
     }
 
-    static func decode(_ row: Row) throws -> RecordedEvent {
+    /// Decodes ``columns``, starting at column `offset`.
+    static func decode(_ row: Row, offset: Int = 0) throws -> RecordedEvent {
         RecordedEvent(
-            position: try row.decode(Int64.self, at: 0),
-            epoch: try row.decode(Int.self, at: 1),
-            transactionID: try row.decode(PostgresXID8.self, at: 2).value,
-            stream: try row.decode(String.self, at: 3),
-            revision: try row.decode(Int64.self, at: 4),
-            id: try row.decode(UUID.self, at: 5),
-            type: try row.decode(String.self, at: 6),
-            schemaVersion: try row.decode(Int.self, at: 7),
-            data: try row.decode(String.self, at: 8),
-            metadata: try row.decode(String.self, at: 9),
-            articleID: try row.decode(UUID?.self, at: 10),
-            recordedAt: try row.decode(Date.self, at: 11))
+            position: try row.decode(Int64.self, at: offset),
+            epoch: try row.decode(Int.self, at: offset + 1),
+            transactionID: try row.decode(PostgresXID8.self, at: offset + 2).value,
+            stream: try row.decode(String.self, at: offset + 3),
+            revision: try row.decode(Int64.self, at: offset + 4),
+            id: try row.decode(UUID.self, at: offset + 5),
+            type: try row.decode(String.self, at: offset + 6),
+            schemaVersion: try row.decode(Int.self, at: offset + 7),
+            data: try row.decode(String.self, at: offset + 8),
+            metadata: try row.decode(String.self, at: offset + 9),
+            articleID: try row.decode(UUID?.self, at: offset + 10),
+            recordedAt: try row.decode(Date.self, at: offset + 11))
     }
 }
 
@@ -275,6 +310,8 @@ public struct Subscription: AsyncSequence, Sendable {
         var buffer: [RecordedEvent] = []
         var index = 0
         var announcedCaughtUp = false
+        /// Where to go on after the buffer (a complete page's resume cursor).
+        var pendingResume: StoreCursor?
 
         init(store: EventStore, cursor: StoreCursor, articles: [UUID]?, batchSize: Int) {
             self.store = store
@@ -292,14 +329,23 @@ public struct Subscription: AsyncSequence, Sendable {
                     cursor = event.cursor
                     return .event(event)
                 }
+                if let resume = pendingResume {
+                    pendingResume = nil
+                    cursor = Swift.max(cursor, resume)
+                }
                 let seen = store.watcher.version
-                buffer = try await store.read(after: cursor, limit: batchSize, articles: articles)
+                let page = try await store.readPage(after: cursor, limit: batchSize, articles: articles)
+                buffer = page.events
                 index = 0
                 if !buffer.isEmpty {
+                    // Resume past events of other articles only once this page is delivered.
+                    pendingResume = page.isComplete ? page.resumeCursor : nil
                     announcedCaughtUp = false
                     continue
                 }
-                if !announcedCaughtUp {
+                let advanced = page.resumeCursor > cursor
+                cursor = Swift.max(cursor, page.resumeCursor)
+                if !announcedCaughtUp || advanced {
                     announcedCaughtUp = true
                     return .caughtUp(cursor)
                 }

@@ -121,3 +121,14 @@ public enum StoreError: Error, Sendable, Hashable, CustomStringConvertible {
         }
     }
 }
+
+/// One page of the log in read order (``EventStore/readPage(after:limit:articles:)``).
+public struct ReadPage: Sendable {
+    /// The events, in read order (after upcasting).
+    public var events: [RecordedEvent]
+    /// Where to resume: after the last event, or, when the page is complete, after the last
+    /// event of the whole log the reader could see (so a filtered reader skips the rest).
+    public var resumeCursor: StoreCursor
+    /// The page holds every matching event the reader can see now (fewer than the limit).
+    public var isComplete: Bool
+}

@@ -170,6 +170,51 @@ struct EventStoreTests {
         await fixture.close()
     }
 
+    /// A filtered reader that has caught up resumes after the last event of the whole log, so
+    /// it never reads other articles' events again; it still misses nothing of its own.
+    @Test func filteredReaderResumesPastOtherArticles() async throws {
+        let fixture = try await StoreFixture.make()
+        let wanted = UUID(), other = UUID()
+        try await fixture.store.append([Sample.created(wanted)])
+        try await fixture.store.append([Sample.created(other)])
+        for n in 1...5 { try await fixture.store.append([Sample.retitled(other, title: "अन्य \(n)")]) }
+        let everything = try await fixture.store.read()
+        let page = try await fixture.store.readPage(articles: [wanted])
+        #expect(page.events.map(\.articleID) == [wanted])
+        #expect(page.isComplete)
+        #expect(page.resumeCursor == everything.last?.cursor)
+        // A full page resumes after its own last event.
+        let full = try await fixture.store.readPage(limit: 2)
+        #expect(!full.isComplete)
+        #expect(full.resumeCursor == full.events.last?.cursor)
+        // Its next event is found from the resume cursor.
+        try await fixture.store.append([Sample.retitled(wanted, title: "फिर से")])
+        let next = try await fixture.store.readPage(after: page.resumeCursor, articles: [wanted])
+        #expect(next.events.map(\.revision) == [2])
+
+        // A filtered subscription announces the advanced cursor when it catches up.
+        var iterator = fixture.store.subscribe(articles: [wanted]).makeAsyncIterator()
+        var seen: [Int64] = []
+        var caughtUpAt: StoreCursor?
+        while caughtUpAt == nil, let item = try await iterator.next() {
+            switch item {
+            case .event(let event): seen.append(event.revision)
+            case .caughtUp(let cursor): caughtUpAt = cursor
+            }
+        }
+        #expect(seen == [1, 2])
+        try await fixture.store.append([Sample.retitled(other, title: "अन्य 6")])
+        // Another article's event moves the cursor on (a heartbeat's cursor), with no event.
+        let moved = try await iterator.next()
+        guard case .caughtUp(let later) = moved else {
+            Issue.record("expected caughtUp, got \(String(describing: moved))")
+            await fixture.close()
+            return
+        }
+        #expect(later > caughtUpAt!)
+        await fixture.close()
+    }
+
     @Test func subscriptionCatchesUpThenFollowsLive() async throws {
         let fixture = try await StoreFixture.make()
         let article = UUID()
