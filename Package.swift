@@ -68,10 +68,12 @@ let package = Package(
             dependencies: [
                 "LibPQ",
                 "FolioStore",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSettings
         ),
@@ -102,7 +104,12 @@ let package = Package(
         ),
         .target(
             name: "FolioTestSupport",
-            dependencies: ["LibPQ", "EmbeddedPostgres"],
+            dependencies: [
+                "LibPQ", "EmbeddedPostgres",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             path: "Tests/FolioTestSupport",
             swiftSettings: strictSettings
         ),
@@ -114,6 +121,15 @@ let package = Package(
         .testTarget(
             name: "FolioStoreTests",
             dependencies: ["FolioStore", "LibPQ", "FolioTestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "FolioServerTests",
+            dependencies: [
+                "FolioServer", "FolioStore", "LibPQ", "FolioTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -2,7 +2,7 @@ import Foundation
 import Hummingbird
 
 /// The error shape of SPEC §5: `{"error": {"code": "...", "message": "...", "details": {...}}}`.
-public struct APIError: Error, Sendable {
+public struct APIError: Error, Sendable, HTTPResponseError {
     public var status: HTTPResponse.Status
     public var code: String
     public var message: String
@@ -29,6 +29,10 @@ public struct APIError: Error, Sendable {
             var details: [String: String]
         }
         var error: Inner
+    }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        response()
     }
 
     /// The JSON response for this error.

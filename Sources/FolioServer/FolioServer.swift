@@ -4,6 +4,7 @@ import LibPQ
 import Logging
 import NIOCore
 import ServiceLifecycle
+import UnixSignals
 
 /// The HTTP server of `folio serve`.
 public struct FolioServer: Sendable {
@@ -13,6 +14,8 @@ public struct FolioServer: Sendable {
     /// The event store, started by the caller (its epoch check runs at start, G6).
     public let store: EventStore?
     public let metrics: ServerMetrics
+    public let authenticator: Authenticator
+    public let liveStreams = LiveStreams()
     public let logger: Logger
 
     public init(
@@ -24,6 +27,7 @@ public struct FolioServer: Sendable {
         self.migrations = migrations
         self.store = store
         self.metrics = metrics
+        self.authenticator = Authenticator(tokens: TokenStore(pool: pool))
         self.logger = logger
     }
 
@@ -31,7 +35,8 @@ public struct FolioServer: Sendable {
     public func makeApplication(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
         let router = Router()
         HealthRoutes(pool: pool, migrations: migrations, store: store).register(on: router)
-        MetricsRoutes(metrics: metrics, store: store, pool: pool).register(on: router)
+        MetricsRoutes(metrics: metrics, store: store, pool: pool, liveStreams: liveStreams).register(on: router)
+        SyncRoutes(store: store, authenticator: authenticator, configuration: configuration, liveStreams: liveStreams).register(on: router)
         return Application(
             router: router,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "folio"),
@@ -41,15 +46,23 @@ public struct FolioServer: Sendable {
             logger: logger)
     }
 
-    /// Serves until SIGTERM or SIGINT, then shuts down gracefully.
-    public func run(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+    /// Serves until SIGTERM or SIGINT (or until the task is cancelled), then shuts down
+    /// gracefully: in-flight requests finish and live sync streams end with `up-to-date`.
+    public func run(
+        shutdownSignals: [UnixSignal] = [.sigterm, .sigint], onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) async throws {
+        try await makeServiceGroup(shutdownSignals: shutdownSignals, onListening: onListening).run()
+    }
+
+    /// The HTTP server and the store's start-up as one service group; `run()` it, and end it
+    /// with a signal or `triggerGracefulShutdown()`.
+    public func makeServiceGroup(
+        shutdownSignals: [UnixSignal] = [.sigterm, .sigint], onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> ServiceGroup {
         let application = makeApplication(onListening: onListening)
         var services: [any Service] = [application]
-        if let store { services.append(StoreStartService(store: store, logger: logger)) }
-        let group = ServiceGroup(
-            configuration: .init(
-                services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        if let store { services.append(StoreStartService(store: store, liveStreams: liveStreams, logger: logger)) }
+        return ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: shutdownSignals, logger: logger))
     }
 }
 
@@ -59,6 +72,7 @@ public struct FolioServer: Sendable {
 /// listener on shutdown.
 struct StoreStartService: Service {
     let store: EventStore
+    let liveStreams: LiveStreams
     let logger: Logger
     var retryInterval: Duration = .seconds(1)
 
@@ -77,6 +91,7 @@ struct StoreStartService: Service {
             }
         }
         try? await gracefulShutdown()
+        liveStreams.shutDown()
         await store.stop()
     }
 }

@@ -8,12 +8,16 @@ public struct ServerConfiguration: Sendable {
     public var maxBodyBytes: Int
     /// Seconds between heartbeats on live sync streams (`FOLIO_HEARTBEAT`).
     public var heartbeatSeconds: Int
+    /// Longest a live sync stream stays open (`FOLIO_MAX_STREAM_SECONDS`); it then ends with
+    /// `up-to-date` and the client reconnects from its cursor (so load spreads across servers).
+    public var maxStreamSeconds: Int
 
-    public init(host: String = "127.0.0.1", port: Int = 8080, maxBodyBytes: Int = 1 << 20, heartbeatSeconds: Int = 15) {
+    public init(host: String = "127.0.0.1", port: Int = 8080, maxBodyBytes: Int = 1 << 20, heartbeatSeconds: Int = 15, maxStreamSeconds: Int = 900) {
         self.host = host
         self.port = port
         self.maxBodyBytes = maxBodyBytes
         self.heartbeatSeconds = heartbeatSeconds
+        self.maxStreamSeconds = maxStreamSeconds
     }
 
     /// Parses `host:port` (`FOLIO_LISTEN`); `[::1]:8080` for IPv6.

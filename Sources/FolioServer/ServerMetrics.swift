@@ -27,6 +27,7 @@ public final class ServerMetrics: Sendable {
     let poolIdle: Gauge
     let poolWaiting: Gauge
     let poolMax: Gauge
+    let liveStreams: Gauge
 
     /// Group-commit totals already turned into counter increments.
     private let reportedCommits = Mutex(CommitStatistics())
@@ -45,11 +46,13 @@ public final class ServerMetrics: Sendable {
         poolOpen = gauge(registry, "folio_pool_connections_open", help: "Open PostgreSQL connections of the server's pool.")
         poolIdle = gauge(registry, "folio_pool_connections_idle", help: "Idle connections of the pool.")
         poolWaiting = gauge(registry, "folio_pool_waiting", help: "Callers waiting for a connection.")
+        liveStreams = gauge(registry, "folio_sync_live_streams", help: "Live sync streams open now.")
         poolMax = gauge(registry, "folio_pool_connections_max", help: "Most connections the pool opens.")
     }
 
     /// Reads the store's and pool's values, then renders every metric in Prometheus' text format.
-    public func render(store: EventStore?, pool: ConnectionPool) async -> String {
+    public func render(store: EventStore?, pool: ConnectionPool, liveStreams: LiveStreams? = nil) async -> String {
+        if let liveStreams { self.liveStreams.set(to: Double(liveStreams.open)) }
         let pooled = pool.statistics
         poolOpen.set(to: Double(pooled.open))
         poolIdle.set(to: Double(pooled.idle))
@@ -99,10 +102,11 @@ struct MetricsRoutes: Sendable {
     let metrics: ServerMetrics
     let store: EventStore?
     let pool: ConnectionPool
+    let liveStreams: LiveStreams
 
     func register(on router: Router<BasicRequestContext>) {
         router.get("/metrics") { _, _ in
-            let text = await metrics.render(store: store, pool: pool)
+            let text = await metrics.render(store: store, pool: pool, liveStreams: liveStreams)
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(string: text)))

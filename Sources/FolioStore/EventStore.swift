@@ -245,7 +245,7 @@ public final class EventStore: Sendable {
     }
 
     /// A cursor can be honoured only in the current epoch (or at the very start).
-    static func check(_ cursor: StoreCursor, epoch: Int) throws {
+    public static func check(_ cursor: StoreCursor, epoch: Int) throws {
         if cursor == .start || cursor.epoch == epoch { return }
         if cursor.epoch < epoch {
             throw StoreError.mustRefetch(reason: "the cursor belongs to epoch \(cursor.epoch); the store began epoch \(epoch) after a restore")
@@ -322,6 +322,19 @@ public struct Subscription: AsyncSequence, Sendable {
 
         public mutating func next() async throws -> Item? {
             while true {
+                if let item = try await next(within: .seconds(3600)) { return item }
+            }
+        }
+
+        /// Events already read and not yet returned: ``next()`` will not touch the database
+        /// before they are gone (a writer can batch output until this is 0).
+        public var bufferedCount: Int { buffer.count - index }
+
+        /// The next item, or nil if none came within `limit` (a live reader's cue for a
+        /// heartbeat). The subscription itself never ends.
+        public mutating func next(within limit: Duration) async throws -> Item? {
+            let deadline = ContinuousClock.now + limit
+            while true {
                 try Task.checkCancellation()
                 if index < buffer.count {
                     let event = buffer[index]
@@ -349,7 +362,9 @@ public struct Subscription: AsyncSequence, Sendable {
                     announcedCaughtUp = true
                     return .caughtUp(cursor)
                 }
-                await store.watcher.wait(after: seen, timeout: store.configuration.pollInterval)
+                let now = ContinuousClock.now
+                if now >= deadline { return nil }
+                await store.watcher.wait(after: seen, timeout: Swift.min(store.configuration.pollInterval, deadline - now))
             }
         }
     }

@@ -31,6 +31,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Seconds between heartbeats on live streams (default: FOLIO_HEARTBEAT or 15).")
     var heartbeat: Int?
 
+    @Option(name: .customLong("max-stream-seconds"), help: "Longest a live sync stream stays open (default: FOLIO_MAX_STREAM_SECONDS or 900).")
+    var maxStreamSeconds: Int?
+
     @Option(name: .customLong("pool-size"), help: "Most PostgreSQL connections (default: FOLIO_POOL_SIZE or 20).")
     var poolSize: Int?
 
@@ -51,7 +54,8 @@ struct ServeCommand: AsyncParsableCommand {
             settings.port = parsed.port
         }
         if let bytes = maxBodyBytes ?? environment("FOLIO_MAX_BODY_BYTES").flatMap(Int.init) { settings.maxBodyBytes = bytes }
-        if let seconds = heartbeat ?? environment("FOLIO_HEARTBEAT").flatMap(Int.init) { settings.heartbeatSeconds = seconds }
+        if let seconds = heartbeat ?? environment("FOLIO_HEARTBEAT").flatMap(Int.init) { settings.heartbeatSeconds = max(1, seconds) }
+        if let seconds = maxStreamSeconds ?? environment("FOLIO_MAX_STREAM_SECONDS").flatMap(Int.init) { settings.maxStreamSeconds = max(1, seconds) }
 
         var embedded: EmbeddedPostgres?
         var startedCluster = false
@@ -73,6 +77,13 @@ struct ServeCommand: AsyncParsableCommand {
                 do {
                     let applied = try await Migrator(pool: adminPool, migrations: migrations).up()
                     for migration in applied { say("applied migration \(migration.fileName)") }
+                    if embedded != nil {
+                        // The embedded cluster is a local playground: a fresh admin token each start.
+                        let tokens = TokenStore(pool: adminPool)
+                        try? await tokens.revoke(name: Self.localAdminToken)
+                        let token = try await tokens.create(name: Self.localAdminToken, role: .admin)
+                        say("admin token (\(Self.localAdminToken), shown once): \(token)")
+                    }
                     await adminPool.close()
                 } catch {
                     await adminPool.close()
@@ -100,6 +111,9 @@ struct ServeCommand: AsyncParsableCommand {
             say("embedded PostgreSQL stopped")
         }
     }
+
+    /// Name of the admin token `serve` makes for the embedded cluster.
+    static let localAdminToken = "local-admin"
 
     private func environment(_ name: String) -> String? {
         guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else { return nil }

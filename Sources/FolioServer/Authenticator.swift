@@ -1,0 +1,63 @@
+import Foundation
+import Hummingbird
+import LibPQ
+import Synchronization
+
+/// Checks `Authorization: Bearer <token>` on every call but health and metrics.
+///
+/// Lookups are cached for ``cacheLifetime`` so a busy client costs no database round trip per
+/// request; a revoked token therefore stops working within that time.
+public final class Authenticator: Sendable {
+    public let tokens: TokenStore
+    public let cacheLifetime: Duration
+    private let cache = Mutex([String: (identity: Identity?, until: ContinuousClock.Instant)]())
+
+    public init(tokens: TokenStore, cacheLifetime: Duration = .seconds(2)) {
+        self.tokens = tokens
+        self.cacheLifetime = cacheLifetime
+    }
+
+    /// The caller's identity, or a 401 (no or bad token) / 503 (database down) error.
+    public func identity(of request: Request) async throws -> Identity {
+        guard let header = request.headers[.authorization] else {
+            throw APIError(status: .unauthorized, code: "unauthorized", message: "missing Authorization: Bearer <token>")
+        }
+        let parts = header.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+            throw APIError(status: .unauthorized, code: "unauthorized", message: "the Authorization header must be Bearer <token>")
+        }
+        let token = parts[1].trimmingCharacters(in: .whitespaces)
+        let key = TokenStore.hash(token).bytes.map { String(format: "%02x", $0) }.joined()
+        let now = ContinuousClock.now
+        let cached = cache.withLock { cache in cache[key].flatMap { $0.until > now ? $0 : nil } }
+        let identity: Identity?
+        if let cached {
+            identity = cached.identity
+        } else {
+            do {
+                identity = try await tokens.identity(forToken: token)
+            } catch {
+                throw APIError.databaseUnavailable("\(error)")
+            }
+            cache.withLock { cache in
+                if cache.count > 10_000 { cache.removeAll() }
+                cache[key] = (identity, now + cacheLifetime)
+            }
+        }
+        guard let identity else {
+            throw APIError(status: .unauthorized, code: "unauthorized", message: "unknown or revoked token")
+        }
+        return identity
+    }
+
+    /// The caller's identity, if its role is at least `role`; else 401 or 403.
+    public func require(_ role: Role, _ request: Request) async throws -> Identity {
+        let identity = try await identity(of: request)
+        guard identity.role >= role else {
+            throw APIError(
+                status: .forbidden, code: "forbidden", message: "the token \"\(identity.name)\" has role \(identity.role.rawValue); this needs \(role.rawValue)",
+                details: ["role": identity.role.rawValue, "required": role.rawValue])
+        }
+        return identity
+    }
+}

@@ -1,0 +1,86 @@
+import FolioStore
+import Foundation
+import NIOCore
+
+/// The NDJSON lines of the sync endpoint (SPEC §5), written straight into a buffer.
+///
+/// Keys are in sorted order, like every JSON the server writes. An event's `data` and `meta`
+/// are the log's JSON text as PostgreSQL returns it, embedded without decoding and
+/// re-encoding (it has no raw newlines, so each line stays one line).
+enum SyncLine {
+    static func event(_ event: RecordedEvent, into buffer: inout ByteBuffer) {
+        buffer.writeString(#"{"cursor":""#)
+        buffer.writeString(event.cursor.description)
+        buffer.writeString(#"","event":{"data":"#)
+        buffer.writeString(event.data)
+        buffer.writeString(#","id":""#)
+        buffer.writeString(event.id.uuidString.lowercased())
+        buffer.writeString(#"","meta":"#)
+        buffer.writeString(event.metadata)
+        buffer.writeString(#","position":"#)
+        buffer.writeString(String(event.position))
+        buffer.writeString(#","recordedAt":""#)
+        buffer.writeString(Timestamp.rfc3339(event.recordedAt))
+        buffer.writeString(#"","revision":"#)
+        buffer.writeString(String(event.revision))
+        buffer.writeString(#","schemaVersion":"#)
+        buffer.writeString(String(event.schemaVersion))
+        buffer.writeString(#","stream":"#)
+        writeJSONString(event.stream, into: &buffer)
+        buffer.writeString(#","type":"#)
+        writeJSONString(event.type, into: &buffer)
+        buffer.writeString("}," + #""kind":"event"}"# + "\n")
+    }
+
+    static func upToDate(cursor: StoreCursor, count: Int, into buffer: inout ByteBuffer) {
+        buffer.writeString(#"{"count":\#(count),"cursor":"\#(cursor)","kind":"up-to-date"}"# + "\n")
+    }
+
+    static func heartbeat(cursor: StoreCursor, into buffer: inout ByteBuffer) {
+        buffer.writeString(#"{"cursor":"\#(cursor)","kind":"heartbeat"}"# + "\n")
+    }
+
+    static func mustRefetch(reason: String, into buffer: inout ByteBuffer) {
+        buffer.writeString(#"{"kind":"must-refetch","reason":"#)
+        writeJSONString(reason, into: &buffer)
+        buffer.writeString("}\n")
+    }
+
+    /// A JSON string literal (RFC 8259 escaping; non-ASCII stays UTF-8).
+    static func writeJSONString(_ text: String, into buffer: inout ByteBuffer) {
+        buffer.writeInteger(UInt8(ascii: "\""))
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): buffer.writeString("\\\"")
+            case UInt8(ascii: "\\"): buffer.writeString("\\\\")
+            case 0x0A: buffer.writeString("\\n")
+            case 0x0D: buffer.writeString("\\r")
+            case 0x09: buffer.writeString("\\t")
+            case 0..<0x20: buffer.writeString(String(format: "\\u%04x", byte))
+            default: buffer.writeInteger(byte)
+            }
+        }
+        buffer.writeInteger(UInt8(ascii: "\""))
+    }
+}
+
+/// RFC 3339 times as the API writes them: UTC, microseconds (PostgreSQL's precision).
+enum Timestamp {
+    static func rfc3339(_ date: Date) -> String {
+        let seconds = date.timeIntervalSince1970
+        var whole = seconds.rounded(.down)
+        var micros = Int(((seconds - whole) * 1_000_000).rounded())
+        if micros == 1_000_000 {
+            whole += 1
+            micros = 0
+        }
+        var time = time_t(whole)
+        var parts = tm()
+        gmtime_r(&time, &parts)
+        var text = String(
+            format: "%04d-%02d-%02dT%02d:%02d:%02d", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday),
+            Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec))
+        if micros != 0 { text += String(format: ".%06d", micros) }
+        return text + "Z"
+    }
+}
