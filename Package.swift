@@ -61,6 +61,11 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The domain core: events, text operations, annotation anchoring. Pure Swift, no I/O.
+        .target(
+            name: "FolioCore",
+            swiftSettings: strictSettings
+        ),
         // The HTTP server.
         .target(
             name: "FolioServer",
@@ -91,6 +96,7 @@ let package = Package(
             name: "FolioBench",
             dependencies: [
                 "LibPQ",
+                "FolioCore",
                 "EmbeddedPostgres",
                 "FolioStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -112,6 +118,11 @@ let package = Package(
         .testTarget(
             name: "FolioStoreTests",
             dependencies: ["FolioStore", "LibPQ", "FolioTestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "FolioCoreTests",
+            dependencies: ["FolioCore"],
             swiftSettings: strictSettings
         ),
         .testTarget(

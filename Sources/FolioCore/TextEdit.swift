@@ -94,16 +94,16 @@ public struct TextEdit: Sendable, Hashable, Codable, CustomStringConvertible {
         while !container.isAtEnd {
             if let n = try? container.decode(Int.self) {
                 guard n != 0 else {
-                    throw DecodingError.dataCorruptedError(in: container, debugDescription: "operation \(operations.count) is 0 (use a positive retain or a negative delete)")
+                    throw Self.corrupted(decoder, operations.count, "0 is no operation (use a positive retain or a negative delete)")
                 }
                 operations.append(n > 0 ? .retain(n) : .delete(-n))
             } else if let text = try? container.decode(String.self) {
                 guard !text.isEmpty else {
-                    throw DecodingError.dataCorruptedError(in: container, debugDescription: "operation \(operations.count) is an empty insert")
+                    throw Self.corrupted(decoder, operations.count, "an empty insert")
                 }
                 operations.append(.insert(text))
             } else {
-                throw DecodingError.dataCorruptedError(in: container, debugDescription: "operation \(operations.count) is neither an integer nor a string")
+                throw Self.corrupted(decoder, operations.count, "neither an integer nor a string")
             }
         }
         do {
@@ -111,6 +111,17 @@ public struct TextEdit: Sendable, Hashable, Codable, CustomStringConvertible {
         } catch {
             throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: error.description))
         }
+    }
+
+    private struct IndexKey: CodingKey {
+        var intValue: Int?
+        var stringValue: String { String(intValue ?? 0) }
+        init(intValue: Int) { self.intValue = intValue }
+        init?(stringValue: String) { nil }
+    }
+
+    private static func corrupted(_ decoder: any Decoder, _ index: Int, _ reason: String) -> DecodingError {
+        .dataCorrupted(.init(codingPath: decoder.codingPath + [IndexKey(intValue: index)], debugDescription: reason))
     }
 
     public func encode(to encoder: any Encoder) throws {
