@@ -32,6 +32,26 @@ public struct ScalarText: Sendable, Hashable, CustomStringConvertible {
         self.flags = boundary
     }
 
+    /// Text whose boundaries the caller has computed (`TextEdit.apply`).
+    init(scalars: [Unicode.Scalar], flags: [Bool]) {
+        self.scalars = scalars
+        self.flags = flags
+    }
+
+    /// The boundary flags of `scalars[range]` segmented on their own (index 0 is `range.lowerBound`).
+    static func segment(_ scalars: ArraySlice<Unicode.Scalar>) -> [Bool] {
+        var view = String.UnicodeScalarView()
+        view.append(contentsOf: scalars)
+        var flags: [Bool] = [true]
+        flags.reserveCapacity(scalars.count + 1)
+        for character in String(view) {
+            let n = character.unicodeScalars.count
+            if n > 1 { flags.append(contentsOf: repeatElement(false, count: n - 1)) }
+            flags.append(true)
+        }
+        return flags
+    }
+
     /// The number of scalars.
     public var count: Int { scalars.count }
 

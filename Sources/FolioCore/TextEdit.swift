@@ -163,6 +163,8 @@ public struct TextEdit: Sendable, Hashable, Codable, CustomStringConvertible {
         scalars.reserveCapacity(targetLength)
         var expected: [Bool] = [true]
         expected.reserveCapacity(targetLength + 1)
+        // Result offsets where pieces meet (and where an insert begins or ends).
+        var junctions: [Int] = []
         var position = 0
         for operation in operations {
             guard base.isBoundary(position) else {
@@ -170,34 +172,53 @@ public struct TextEdit: Sendable, Hashable, Codable, CustomStringConvertible {
             }
             switch operation {
             case .retain(let n):
-                for i in position..<(position + n) {
-                    scalars.append(base.scalars[i])
-                    expected.append(base.isBoundary(i + 1))
-                }
-                expected[expected.count - 1] = true
+                junctions.append(scalars.count)
+                scalars.append(contentsOf: base.scalars[position..<(position + n)])
+                for i in (position + 1)...(position + n) { expected.append(base.isBoundary(i)) }
                 position += n
             case .delete(let n):
+                junctions.append(scalars.count)
                 position += n
             case .insert(let text):
                 guard text.isNFC else { throw .insertNotNFC(text) }
+                junctions.append(scalars.count)
                 let inserted = ScalarText(nfc: text)
-                for i in 0..<inserted.count {
-                    scalars.append(inserted.scalars[i])
-                    expected.append(inserted.isBoundary(i + 1))
-                }
+                scalars.append(contentsOf: inserted.scalars)
+                for i in 1...inserted.count { expected.append(inserted.isBoundary(i)) }
             }
         }
         guard base.isBoundary(position) else {
             throw .splitsGrapheme(position: position, context: base.cluster(around: position))
         }
-        var view = String.UnicodeScalarView()
-        view.append(contentsOf: scalars)
-        let result = ScalarText(nfc: String(view))
-        for i in 0...result.count where result.isBoundary(i) != expected[i] {
-            throw .changesGraphemes(position: i, context: result.cluster(around: i))
+        junctions.append(scalars.count)
+        // Segment a window of clusters around every junction and compare with the pieces'
+        // own boundaries: grapheme rules look only a few clusters back (regional indicator
+        // pairs, emoji ZWJ sequences, conjuncts), so the rest of the text cannot change.
+        var previous = -1
+        for junction in junctions where junction != previous {
+            previous = junction
+            var low = junction, high = junction, clusters = 0
+            while low > 0, clusters < Self.checkMargin {
+                low -= 1
+                if expected[low] { clusters += 1 }
+            }
+            clusters = 0
+            while high < scalars.count, clusters < Self.checkMargin {
+                high += 1
+                if expected[high] { clusters += 1 }
+            }
+            let actual = ScalarText.segment(scalars[low..<high])
+            for i in 0...(high - low) where actual[i] != expected[low + i] {
+                var view = String.UnicodeScalarView()
+                view.append(contentsOf: scalars[max(low, low + i - 4)..<min(high, low + i + 4)])
+                throw .changesGraphemes(position: low + i, context: String(view))
+            }
         }
-        return result
+        return ScalarText(scalars: scalars, flags: expected)
     }
+
+    /// Clusters segmented on each side of a junction by `apply`.
+    static let checkMargin = 8
 
     // MARK: Positions
 

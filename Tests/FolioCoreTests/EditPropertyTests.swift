@@ -17,6 +17,8 @@ struct EditPropertyTests {
             #expect(result.count == edit.targetLength, "seed \(seed)")
             #expect(RandomText.hasOnlyWholeClusters(result), "seed \(seed): \(base) + \(edit) = \(result)")
             #expect(result.string.isNFC, "seed \(seed)")
+            // apply checks windows around the junctions; a full segmentation agrees.
+            #expect(result.boundaries == ScalarText(result.string).boundaries, "seed \(seed)")
         }
     }
 
