@@ -27,13 +27,6 @@ extension TextEdit {
         }
     }
 
-    private static func count(_ operation: Operation) -> Int {
-        switch operation {
-        case .retain(let n), .delete(let n): return n
-        case .insert(let text): return text.unicodeScalars.count
-        }
-    }
-
     /// The single edit that does `self` and then `next`: for every text `t`,
     /// `t.apply(self).apply(next) == t.apply(self.composed(with: next))`.
     public func composed(with next: TextEdit) throws(EditError) -> TextEdit {
