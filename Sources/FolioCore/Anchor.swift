@@ -61,10 +61,11 @@ public struct Anchor: Sendable, Hashable, Codable {
 
     /// Steps 2–4 of `reanchored` for a range already mapped into `text`.
     public static func locate(target: AnnotationTarget, in text: ScalarText, near start: Int, _ end: Int, revision: Int) -> Anchor {
-        let quote = Array(target.exact.unicodeScalars)
-        if end - start == quote.count, text.isBoundary(start), text.isBoundary(end), text.scalars[start..<end].elementsEqual(quote) {
+        // The common case first, without allocating: the mapped range still holds the quote.
+        if start < end, text.isBoundary(start), text.isBoundary(end), text.scalars[start..<end].elementsEqual(target.exact.unicodeScalars) {
             return Anchor(start: start, end: end, status: .anchored, revision: revision)
         }
+        let quote = Array(target.exact.unicodeScalars)
         let low = max(0, start - Fuzzy.window), high = min(text.count, end + Fuzzy.window)
         let exact = AnnotationTarget.occurrences(of: quote, in: text, range: low..<high)
         if !exact.isEmpty {
