@@ -62,11 +62,17 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The domain core: events, text operations, annotation anchoring. Pure Swift, no I/O.
+        .target(
+            name: "FolioCore",
+            swiftSettings: strictSettings
+        ),
         // The HTTP server.
         .target(
             name: "FolioServer",
             dependencies: [
                 "LibPQ",
+                "FolioCore",
                 "FolioStore",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -95,6 +101,7 @@ let package = Package(
             name: "FolioBench",
             dependencies: [
                 "LibPQ",
+                "FolioCore",
                 "EmbeddedPostgres",
                 "FolioStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -130,6 +137,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "FolioCoreTests",
+            dependencies: ["FolioCore"],
             swiftSettings: strictSettings
         ),
         .testTarget(

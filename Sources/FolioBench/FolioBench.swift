@@ -31,13 +31,17 @@ struct FolioBench: AsyncParsableCommand {
     @Flag(name: .customLong("single-only"), help: "Only the single-connection INSERT comparison.")
     var singleOnly = false
 
-    @Option(help: "What to measure: wrapper (the libpq wrapper) or store (the event store).")
+    @Option(help: "What to measure: wrapper (the libpq wrapper), store (the event store) or core (the domain core, no database).")
     var suite: String = "wrapper"
 
     @Option(name: .customLong("catch-up-events"), help: "Events in the log for the store's catch-up measurement.")
     var catchUpEvents: Int = 1_000_000
 
     func run() async throws {
+        if suite == "core" {
+            print(try CoreBench(rounds: max(rounds, 21)).run())
+            return
+        }
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = .warning
