@@ -16,6 +16,7 @@ public struct FolioServer: Sendable {
     public let metrics: ServerMetrics
     public let authenticator: Authenticator
     public let liveStreams = LiveStreams()
+    let articles: ArticleCache?
     public let logger: Logger
 
     public init(
@@ -28,6 +29,7 @@ public struct FolioServer: Sendable {
         self.store = store
         self.metrics = metrics
         self.authenticator = Authenticator(tokens: TokenStore(pool: pool))
+        self.articles = store.map { ArticleCache(store: $0) }
         self.logger = logger
     }
 
@@ -37,6 +39,9 @@ public struct FolioServer: Sendable {
         HealthRoutes(pool: pool, migrations: migrations, store: store).register(on: router)
         MetricsRoutes(metrics: metrics, store: store, pool: pool, liveStreams: liveStreams).register(on: router)
         SyncRoutes(store: store, authenticator: authenticator, configuration: configuration, liveStreams: liveStreams).register(on: router)
+        AppendRoutes(
+            store: store, articles: articles, authenticator: authenticator, configuration: configuration, metrics: metrics, logger: logger
+        ).register(on: router)
         return Application(
             router: router,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "folio"),

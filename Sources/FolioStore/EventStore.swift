@@ -187,6 +187,20 @@ public final class EventStore: Sendable {
         return try rows.map { try configuration.upcasters.upcast(EventStore.decode($0)) }
     }
 
+    /// The stored events with these ids (after upcasting), by id; ids not in the log are absent.
+    public func events(withIDs ids: [UUID]) async throws -> [UUID: RecordedEvent] {
+        guard !ids.isEmpty else { return [:] }
+        let rows = try await pool.query("""
+            SELECT \(unescaped: EventStore.columns) FROM events WHERE event_id = ANY(\(ids)::uuid[])
+            """)
+        var found: [UUID: RecordedEvent] = [:]
+        for row in rows {
+            let event = try configuration.upcasters.upcast(EventStore.decode(row))
+            found[event.id] = event
+        }
+        return found
+    }
+
     /// Up to `limit` events after `cursor`, in the log's one total order (G4), optionally only
     /// those of some articles. Only events of transactions that ended before the oldest one
     /// still open are returned, so a reader never passes an event that commits later.
