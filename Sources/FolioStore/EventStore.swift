@@ -250,21 +250,25 @@ public final class EventStore: Sendable {
                     epoch: try row.decode(Int.self, at: 2), transactionID: try row.decode(PostgresXID8.self, at: 3).value,
                     position: try row.decode(Int64.self, at: 1))
             } else {
-                events.append(try configuration.upcasters.upcast(EventStore.decode(row, offset: 1)))
+                var event = try configuration.upcasters.upcast(EventStore.decode(row, offset: 1))
+                event.readInEpoch = epoch
+                events.append(event)
             }
         }
         let last = events.last?.cursor ?? cursor
-        let resume = events.count < limit ? max(last, head ?? last) : last
+        var resume = events.count < limit ? max(last, head ?? last) : last
+        // Read in this epoch: a reader resumes here, even from an event of an older one.
+        if resume != .start { resume = resume.issued(in: epoch) }
         return ReadPage(events: events, resumeCursor: resume, isComplete: events.count < limit)
     }
 
     /// A cursor can be honoured only in the current epoch (or at the very start).
     public static func check(_ cursor: StoreCursor, epoch: Int) throws {
-        if cursor == .start || cursor.epoch == epoch { return }
-        if cursor.epoch < epoch {
-            throw StoreError.mustRefetch(reason: "the cursor belongs to epoch \(cursor.epoch); the store began epoch \(epoch) after a restore")
+        if cursor == .start || cursor.issuedEpoch == epoch { return }
+        if cursor.issuedEpoch < epoch {
+            throw StoreError.mustRefetch(reason: "the cursor belongs to epoch \(cursor.issuedEpoch); the store began epoch \(epoch) after a restore")
         }
-        throw StoreError.mustRefetch(reason: "the cursor belongs to epoch \(cursor.epoch), newer than the store's \(epoch): the database was restored to an earlier state")
+        throw StoreError.mustRefetch(reason: "the cursor belongs to epoch \(cursor.issuedEpoch), newer than the store's \(epoch): the database was restored to an earlier state")
     }
 
     /// Follows the log from `cursor`: catches up, then waits for new events.
