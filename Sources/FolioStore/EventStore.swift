@@ -134,6 +134,10 @@ public final class EventStore: Sendable {
         await task?.value
     }
 
+    /// Signalled whenever the log may have grown (a local commit, a NOTIFY from another
+    /// process); a caught-up reader can wait on it instead of polling.
+    public var appendSignal: LogWatcher { watcher }
+
     /// Group commit totals since start (commits, append calls, events), for metrics.
     public var commitStatistics: CommitStatistics { committer.statistics }
 
@@ -185,6 +189,22 @@ public final class EventStore: Sendable {
              ORDER BY stream_revision
             """)
         return try rows.map { try configuration.upcasters.upcast(EventStore.decode($0)) }
+    }
+
+    /// The cursor after the last event a reader can see now (below the oldest open
+    /// transaction), or ``StoreCursor/start`` for an empty log. A follower that starts here
+    /// misses nothing committed later.
+    public func head() async throws -> StoreCursor {
+        let epoch = try currentEpoch()
+        let rows = try await pool.query("""
+            SELECT epoch, transaction_id, position FROM events
+             WHERE epoch < \(Int32(epoch)) OR transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+             ORDER BY epoch DESC, transaction_id DESC, position DESC LIMIT 1
+            """)
+        guard let row = rows.first else { return .start }
+        return StoreCursor(
+            epoch: try row.decode(Int.self, at: 0), transactionID: try row.decode(PostgresXID8.self, at: 1).value,
+            position: try row.decode(Int64.self, at: 2), issuedEpoch: epoch)
     }
 
     /// The stored events with these ids (after upcasting), by id; ids not in the log are absent.
