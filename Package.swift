@@ -146,7 +146,7 @@ let package = Package(
         ),
         .testTarget(
             name: "FolioCommandTests",
-            dependencies: ["LibPQ", "FolioTestSupport"],
+            dependencies: ["LibPQ", "FolioTestSupport", "EmbeddedPostgres"],
             swiftSettings: strictSettings
         ),
     ],
