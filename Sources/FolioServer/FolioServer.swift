@@ -38,6 +38,7 @@ public struct FolioServer: Sendable {
     /// Builds the Hummingbird application. `onListening` receives the bound port.
     public func makeApplication(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
         let router = Router()
+        router.add(middleware: DatabaseErrorMiddleware())
         HealthRoutes(pool: pool, migrations: migrations, store: store).register(on: router)
         MetricsRoutes(metrics: metrics, store: store, pool: pool, liveStreams: liveStreams).register(on: router)
         SyncRoutes(store: store, authenticator: authenticator, configuration: configuration, liveStreams: liveStreams, tail: tail)

@@ -81,6 +81,9 @@ struct SyncRoutes: Sendable {
         } catch StoreError.mustRefetch(let reason) {
             throw APIError(status: .conflict, code: "must-refetch", message: reason, details: ["after": parameters.after.description])
         }
+        // One read before the answer starts, so an unreachable database is a 503 with
+        // Retry-After (DatabaseErrorMiddleware) rather than a stream that breaks off.
+        _ = try await store.readPage(after: parameters.after, limit: 1, articles: parameters.articles)
         let heartbeat = Duration.seconds(configuration.heartbeatSeconds)
         let maxDuration = Duration.seconds(configuration.maxStreamSeconds)
         let liveStreams = self.liveStreams

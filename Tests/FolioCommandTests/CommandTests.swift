@@ -123,9 +123,27 @@ struct CommandTests {
             environment: Self.environment(["FOLIO_DATABASE_URL": running.url]))
         defer { process.send(SIGKILL) }
         let base = try #require(Self.listeningURL(try await process.waitForOutput(containing: "listening on http://")))
-        #expect(try await HTTP.get("\(base)/readyz").status == 200)
+        #expect(try await Self.waitForStatus(200, at: "\(base)/readyz") == 200)
+        let created = try await folio(["tokens", "create", "--name", "ops", "--role", "editor", "--json"], ["FOLIO_DATABASE_URL": running.url])
+        let token = try #require((try JSONSerialization.jsonObject(with: Data(created.stdout.utf8)) as? [String: Any])?["token"] as? String)
+        let auth = ["Authorization": "Bearer \(token)"]
+        #expect(try await HTTP.get("\(base)/v1/events", headers: auth).status == 200)
 
+        // The test cluster commits asynchronously (not durable): flush before the crash, or
+        // the last second of commits (the migrations, the token) is legitimately lost.
+        try Connection(configuration: TestPostgres.configuration(running.url)).execute("CHECKPOINT")
         try cluster.kill()
+        // Every endpoint that needs the database answers 503 with Retry-After.
+        let sync = try await HTTP.get("\(base)/v1/events", headers: auth)
+        #expect(sync.status == 503, "\(sync.text)")
+        #expect(sync.headers["retry-after"] != nil)
+        let append = try await HTTP.post("\(base)/v1/events", json: ["events": [[
+            "id": UUID().uuidString, "type": "ArticleCreated",
+            "data": ["articleId": UUID().uuidString, "slug": "x", "title": "शीर्षक", "language": "hi", "text": "पाठ"],
+        ]]], headers: auth)
+        #expect(append.status == 503, "\(append.text)")
+        #expect(append.headers["retry-after"] != nil)
+        #expect((try append.json()["error"] as? [String: Any])?["code"] as? String == "database-unavailable")
         let down = try await HTTP.get("\(base)/readyz")
         #expect(down.status == 503)
         #expect(down.headers["retry-after"] == "5")
@@ -133,7 +151,9 @@ struct CommandTests {
         #expect(try await HTTP.get("\(base)/healthz").status == 200)
 
         try cluster.restart(onPort: running.port)
-        #expect(try await Self.waitForStatus(200, at: "\(base)/readyz") == 200)
+        let back = try await Self.waitForStatus(200, at: "\(base)/readyz")
+        let answer = try await HTTP.get("\(base)/readyz").text
+        #expect(back == 200, "\(answer)")
         try cluster.stop()
     }
 
