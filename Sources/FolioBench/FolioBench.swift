@@ -60,6 +60,11 @@ struct FolioBench: AsyncParsableCommand {
             cluster = embedded
         }
         defer { try? cluster?.stop() }
+        if suite == "server" {
+            let report = try await ServerBench(url: url, seconds: seconds, catchUpEvents: catchUpEvents).run()
+            print(report.markdown(seconds: seconds))
+            return
+        }
         if suite == "store" {
             let report = try await StoreBench(url: url, seconds: seconds, catchUpEvents: catchUpEvents).run()
             print(report.markdown(seconds: seconds))

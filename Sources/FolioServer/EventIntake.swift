@@ -69,7 +69,10 @@ struct EventIntake: Sendable {
         var attempt = 0
         while true {
             attempt += 1
-            let plan = try await judge(incoming, as: identity)
+            // The first attempt trusts the store for what it checks itself (an id stored
+            // before, a stream that must not exist yet); a refusal of that kind makes the second
+            // attempt look everything up and name the reason.
+            let plan = try await judge(incoming, as: identity, thorough: attempt > 1)
             if plan.events.isEmpty { return finish(plan, outcomes: []) }
             do {
                 let outcomes = try await store.append(plan.events)
@@ -101,9 +104,11 @@ struct EventIntake: Sendable {
 
     // MARK: - Judging
 
-    private func judge(_ incoming: [IncomingEvent], as identity: Identity) async throws -> Plan {
-        let ids = incoming.map(\.id) + incoming.map { Self.conflictID(for: $0.id) }
-        let stored = try await store.events(withIDs: ids)
+    private func judge(_ incoming: [IncomingEvent], as identity: Identity, thorough: Bool) async throws -> Plan {
+        // A re-sent edit must be recognised before it is merged again (its answer may differ
+        // now); other re-sent events the store recognises by itself (G3).
+        let lookedUp = thorough ? incoming : incoming.filter { $0.type == ArticleEdited.eventType }
+        let stored = try await store.events(withIDs: lookedUp.map(\.id) + lookedUp.map { Self.conflictID(for: $0.id) })
         var plan = Plan()
         var refusals: [String: Refusal] = [:]
         var histories: [UUID: ArticleHistory?] = [:]
@@ -155,7 +160,7 @@ struct EventIntake: Sendable {
             do {
                 switch decoded {
                 case .articleCreated(let created):
-                    if try await history(created.articleId) != nil {
+                    if thorough, try await history(created.articleId) != nil {
                         refuse(.conflict, "article-exists: article \(created.articleId.uuidString.lowercased()) exists")
                         continue
                     }
@@ -213,7 +218,11 @@ struct EventIntake: Sendable {
                     }
                     try added.target.validate(in: article.state(at: added.revision).content)
                     let exists: Bool
-                    if annotations[added.annotationId] != nil { exists = true } else { exists = try await annotation(added.annotationId) != nil }
+                    if annotations[added.annotationId] != nil {
+                        exists = true
+                    } else {
+                        exists = thorough ? try await annotation(added.annotationId) != nil : false
+                    }
                     if exists {
                         refuse(.conflict, "annotation-exists: annotation \(added.annotationId.uuidString.lowercased()) exists")
                         continue

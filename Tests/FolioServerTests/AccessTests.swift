@@ -1,4 +1,4 @@
-import FolioServer
+@testable import FolioServer
 import FolioStore
 import FolioTestSupport
 import Foundation
@@ -44,5 +44,16 @@ struct AccessTests {
     @Test func rolesAreOrdered() {
         #expect(Role.reader < .annotator && Role.annotator < .editor && Role.editor < .admin)
         #expect(Role(rawValue: "owner") == nil)
+    }
+}
+
+/// Times in answers are RFC 3339 in UTC with PostgreSQL's microseconds (SPEC §9).
+@Suite("Timestamps")
+struct TimestampTests {
+    @Test func rfc3339WithMicroseconds() {
+        #expect(Timestamp.rfc3339(Date(timeIntervalSince1970: 1_768_032_000)) == "2026-01-10T08:00:00Z")
+        #expect(Timestamp.rfc3339(Date(timeIntervalSince1970: 1_768_032_000.123456)) == "2026-01-10T08:00:00.123456Z")
+        #expect(Timestamp.rfc3339(Date(timeIntervalSince1970: 1_768_032_059.9999999)) == "2026-01-10T08:01:00Z")
+        #expect(Timestamp.rfc3339(Date(timeIntervalSince1970: 951_782_400)) == "2000-02-29T00:00:00Z")
     }
 }
