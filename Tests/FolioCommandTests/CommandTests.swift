@@ -238,6 +238,40 @@ struct CommandTests {
         #expect(!second.stdout.contains("NEW EPOCH began now"))
     }
 
+    @Test func tokensCreateListRevokeWithExitCodes() async throws {
+        let url = try await TestPostgres.freshDatabase("tokens_cli")
+        let env = ["FOLIO_DATABASE_URL": url]
+        #expect(try await folio(["migrate", "up"], env).status == 0)
+        let created = try await folio(["tokens", "create", "--name", "anita-desk", "--role", "annotator", "--json"], env)
+        #expect(created.status == 0, "\(created.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(created.stdout.utf8)) as? [String: Any])
+        #expect(json["name"] as? String == "anita-desk")
+        #expect(json["role"] as? String == "annotator")
+        let token = try #require(json["token"] as? String)
+        #expect(token.hasPrefix("folio_"))
+        // Plain output: the token alone on stdout, the notice on stderr.
+        let plain = try await folio(["tokens", "create", "--name", "ci-bot", "--role", "reader"], env)
+        #expect(plain.stdout.trimmingCharacters(in: .whitespacesAndNewlines).hasPrefix("folio_"))
+        #expect(plain.stderr.contains("not shown again"))
+
+        let list = try await folio(["tokens", "list", "--json"], env)
+        #expect(list.status == 0)
+        #expect(!list.stdout.contains(token))
+        let names = ((try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [String: Any])?["tokens"] as? [[String: Any]])?.compactMap { $0["name"] as? String }
+        #expect(names == ["anita-desk", "ci-bot"])
+
+        #expect(try await folio(["tokens", "create", "--name", "x", "--role", "owner"], env).status == 64)
+        let taken = try await folio(["tokens", "create", "--name", "anita-desk", "--role", "reader"], env)
+        #expect(taken.status == 65)
+        #expect(taken.stderr.contains("revoke it first"))
+        #expect(try await folio(["tokens", "create", "--name", "bad name", "--role", "reader"], env).status == 65)
+        #expect(try await folio(["tokens", "revoke", "anita-desk"], env).status == 0)
+        #expect(try await folio(["tokens", "revoke", "anita-desk"], env).status == 65)
+        let after = try await folio(["tokens", "list"], env)
+        #expect(!after.stdout.contains("anita-desk"))
+        #expect(try await folio(["tokens", "list", "--all"], env).stdout.contains("revoked"))
+    }
+
     @Test func badListenAddressIsAUsageError() async throws {
         let outcome = try await folio(["serve", "--listen", "localhost"])
         #expect(outcome.status == 64)
