@@ -18,7 +18,11 @@ public enum HTTP {
     }
 
     public static func get(_ url: String, headers: [String: String] = [:]) async throws -> Response {
-        var request = URLRequest(url: URL(string: url)!)
+        try await send(URLRequest(url: URL(string: url)!), headers: headers)
+    }
+
+    private static func send(_ request: URLRequest, headers: [String: String]) async throws -> Response {
+        var request = request
         request.timeoutInterval = 30
         for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
         let (data, response) = try await URLSession.shared.data(for: request)
@@ -33,17 +37,9 @@ public enum HTTP {
     public static func post(_ url: String, body: Data, headers: [String: String] = [:]) async throws -> Response {
         var request = URLRequest(url: URL(string: url)!)
         request.httpMethod = "POST"
-        request.timeoutInterval = 30
         request.httpBody = body
         request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
-        let (data, response) = try await URLSession.shared.data(for: request)
-        let http = response as! HTTPURLResponse
-        var fields: [String: String] = [:]
-        for (name, value) in http.allHeaderFields {
-            fields["\(name)".lowercased()] = "\(value)"
-        }
-        return Response(status: http.statusCode, headers: fields, body: data)
+        return try await send(request, headers: headers)
     }
 
     /// POSTs a JSON object.
