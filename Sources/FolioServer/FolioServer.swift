@@ -16,6 +16,8 @@ public struct FolioServer: Sendable {
     public let metrics: ServerMetrics
     public let authenticator: Authenticator
     public let liveStreams = LiveStreams()
+    let articles: ArticleCache?
+    let tail: LiveTail?
     public let logger: Logger
 
     public init(
@@ -28,6 +30,8 @@ public struct FolioServer: Sendable {
         self.store = store
         self.metrics = metrics
         self.authenticator = Authenticator(tokens: TokenStore(pool: pool))
+        self.articles = store.map { ArticleCache(store: $0) }
+        self.tail = store.map { LiveTail(store: $0, logger: logger) }
         self.logger = logger
     }
 
@@ -36,7 +40,11 @@ public struct FolioServer: Sendable {
         let router = Router()
         HealthRoutes(pool: pool, migrations: migrations, store: store).register(on: router)
         MetricsRoutes(metrics: metrics, store: store, pool: pool, liveStreams: liveStreams).register(on: router)
-        SyncRoutes(store: store, authenticator: authenticator, configuration: configuration, liveStreams: liveStreams).register(on: router)
+        SyncRoutes(store: store, authenticator: authenticator, configuration: configuration, liveStreams: liveStreams, tail: tail)
+            .register(on: router)
+        AppendRoutes(
+            store: store, articles: articles, authenticator: authenticator, configuration: configuration, metrics: metrics, logger: logger
+        ).register(on: router)
         return Application(
             router: router,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "folio"),
@@ -61,7 +69,7 @@ public struct FolioServer: Sendable {
     ) -> ServiceGroup {
         let application = makeApplication(onListening: onListening)
         var services: [any Service] = [application]
-        if let store { services.append(StoreStartService(store: store, liveStreams: liveStreams, logger: logger)) }
+        if let store { services.append(StoreStartService(store: store, liveStreams: liveStreams, tail: tail, logger: logger)) }
         return ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: shutdownSignals, logger: logger))
     }
 }
@@ -73,6 +81,7 @@ public struct FolioServer: Sendable {
 struct StoreStartService: Service {
     let store: EventStore
     let liveStreams: LiveStreams
+    let tail: LiveTail?
     let logger: Logger
     var retryInterval: Duration = .seconds(1)
 
@@ -90,8 +99,11 @@ struct StoreStartService: Service {
                 try? await Task.sleep(for: retryInterval)
             }
         }
+        let following = Task { await tail?.run() }
         try? await gracefulShutdown()
         liveStreams.shutDown()
+        following.cancel()
+        await following.value
         await store.stop()
     }
 }

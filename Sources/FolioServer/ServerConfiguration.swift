@@ -11,6 +11,8 @@ public struct ServerConfiguration: Sendable {
     /// Longest a live sync stream stays open (`FOLIO_MAX_STREAM_SECONDS`); it then ends with
     /// `up-to-date` and the client reconnects from its cursor (so load spreads across servers).
     public var maxStreamSeconds: Int
+    /// Most events in one `POST /v1/events` (`FOLIO_MAX_BATCH_EVENTS`), 1,000 by default.
+    public var maxBatchEvents: Int = 1000
 
     public init(host: String = "127.0.0.1", port: Int = 8080, maxBodyBytes: Int = 1 << 20, heartbeatSeconds: Int = 15, maxStreamSeconds: Int = 900) {
         self.host = host

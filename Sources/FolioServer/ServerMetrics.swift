@@ -28,6 +28,8 @@ public final class ServerMetrics: Sendable {
     let poolWaiting: Gauge
     let poolMax: Gauge
     let liveStreams: Gauge
+    let postedEvents: [AppendResult.Status: Counter]
+    let refusedBatches: Counter
 
     /// Group-commit totals already turned into counter increments.
     private let reportedCommits = Mutex(CommitStatistics())
@@ -47,6 +49,14 @@ public final class ServerMetrics: Sendable {
         poolIdle = gauge(registry, "folio_pool_connections_idle", help: "Idle connections of the pool.")
         poolWaiting = gauge(registry, "folio_pool_waiting", help: "Callers waiting for a connection.")
         liveStreams = gauge(registry, "folio_sync_live_streams", help: "Live sync streams open now.")
+        var byStatus: [AppendResult.Status: Counter] = [:]
+        for status in [AppendResult.Status.appended, .duplicate, .transformed, .conflicted] {
+            byStatus[status] = registry.makeCounter(descriptor: MetricNameDescriptor(
+                metricName: "folio_api_events", unitName: "total", helpText: "Events posted to /v1/events, by result (conflicted = an EditConflicted was recorded)."),
+                labels: [("status", status.rawValue)])
+        }
+        postedEvents = byStatus
+        refusedBatches = counter(registry, "folio_api_refused_batches_total", help: "Batches refused as a whole (malformed, invalid, forbidden, conflicting).")
         poolMax = gauge(registry, "folio_pool_connections_max", help: "Most connections the pool opens.")
     }
 
@@ -76,6 +86,10 @@ public final class ServerMetrics: Sendable {
             databaseUp.set(to: (try? await pool.query("SELECT 1").scalar(Int.self)) == 1 ? 1 : 0)
         }
         return registry.emitToString()
+    }
+
+    func record(_ results: [AppendResult]) {
+        for result in results { postedEvents[result.status]?.increment() }
     }
 
     private func record(_ totals: CommitStatistics) {

@@ -18,6 +18,8 @@ struct SyncRoutes: Sendable {
     let authenticator: Authenticator
     let configuration: ServerConfiguration
     let liveStreams: LiveStreams
+    /// Shared newest events for caught-up live streams (nil: each stream reads the log).
+    let tail: LiveTail?
 
     /// Bytes collected before a write while catching up.
     static let writeChunk = 64 * 1024
@@ -82,15 +84,15 @@ struct SyncRoutes: Sendable {
         let heartbeat = Duration.seconds(configuration.heartbeatSeconds)
         let maxDuration = Duration.seconds(configuration.maxStreamSeconds)
         let liveStreams = self.liveStreams
+        let tail = self.tail
         let body = ResponseBody { writer in
             if parameters.live { liveStreams.opened() }
             defer { if parameters.live { liveStreams.closed() } }
             var output = ByteBuffer()
             output.reserveCapacity(Self.writeChunk + 4096)
-            var iterator = store.subscribe(after: parameters.after, articles: parameters.articles, batchSize: Self.pageSize).makeAsyncIterator()
+            let articleSet = parameters.articles.map(Set.init)
             var count = 0
             var cursor = parameters.after
-            var upToDateSent = false
             let started = ContinuousClock.now
             var lastWrite = ContinuousClock.now
             func flush(_ writer: inout any ResponseBodyWriter) async throws {
@@ -99,20 +101,14 @@ struct SyncRoutes: Sendable {
                 output.clear()
                 lastWrite = .now
             }
-            do {
+            /// Reads the log itself from `cursor` until caught up (the whole catch-up, and a
+            /// live stream that fell behind the shared tail).
+            func catchUp(_ writer: inout any ResponseBodyWriter) async throws {
+                var iterator = store.subscribe(after: cursor, articles: parameters.articles, batchSize: Self.pageSize).makeAsyncIterator()
                 while true {
                     if iterator.bufferedCount == 0 || output.readableBytes >= Self.writeChunk { try await flush(&writer) }
-                    let now = ContinuousClock.now
-                    if upToDateSent && (now - started >= maxDuration || liveStreams.isShuttingDown) {
-                        SyncLine.upToDate(cursor: cursor, count: count, into: &output)
-                        break
-                    }
-                    // Wake at least once a second to notice shutdown and the duration limit.
-                    let wait = upToDateSent ? max(.milliseconds(1), min(.seconds(1), heartbeat - (now - lastWrite))) : .seconds(1)
-                    guard let item = try await iterator.next(within: wait) else {
-                        if upToDateSent && ContinuousClock.now - lastWrite >= heartbeat {
-                            SyncLine.heartbeat(cursor: cursor, into: &output)
-                        }
+                    guard let item = try await iterator.next(within: .seconds(1)) else {
+                        if parameters.live && liveStreams.isShuttingDown { return }
                         continue
                     }
                     switch item {
@@ -122,16 +118,47 @@ struct SyncRoutes: Sendable {
                         cursor = event.cursor
                     case .caughtUp(let head):
                         cursor = head
-                        if !upToDateSent {
-                            upToDateSent = true
-                            SyncLine.upToDate(cursor: cursor, count: count, into: &output)
-                            if !parameters.live {
-                                try await flush(&writer)
-                                try await writer.finish(nil)
-                                return
-                            }
-                        }
+                        return
                     }
+                }
+            }
+            do {
+                try await catchUp(&writer)
+                SyncLine.upToDate(cursor: cursor, count: count, into: &output)
+                try await flush(&writer)
+                while parameters.live {
+                    let now = ContinuousClock.now
+                    if now - started >= maxDuration || liveStreams.isShuttingDown {
+                        SyncLine.upToDate(cursor: cursor, count: count, into: &output)
+                        break
+                    }
+                    let sent = count
+                    var wait: (watcher: LogWatcher, version: UInt64)
+                    if let tail, case .events(let events, let head, let version) = tail.events(after: cursor, articles: articleSet) {
+                        for event in events {
+                            SyncLine.event(event, into: &output)
+                            count += 1
+                            cursor = event.cursor
+                        }
+                        cursor = max(cursor, head)
+                        wait = (tail.signal, version)
+                    } else {
+                        // Behind the shared tail's window, or no tail: read the log itself.
+                        wait = (store.appendSignal, store.appendSignal.version)
+                        try await catchUp(&writer)
+                    }
+                    if count > sent || output.readableBytes > 0 {
+                        try await flush(&writer)
+                        continue
+                    }
+                    let quiet = ContinuousClock.now - lastWrite
+                    if quiet >= heartbeat {
+                        SyncLine.heartbeat(cursor: cursor, into: &output)
+                        try await flush(&writer)
+                        continue
+                    }
+                    // Wake at least once a second to notice shutdown and the duration limit.
+                    await wait.watcher.wait(after: wait.version, timeout: min(.seconds(1), heartbeat - quiet))
                 }
             } catch StoreError.mustRefetch(let reason) {
                 SyncLine.mustRefetch(reason: reason, into: &output)

@@ -134,6 +134,10 @@ public final class EventStore: Sendable {
         await task?.value
     }
 
+    /// Signalled whenever the log may have grown (a local commit, a NOTIFY from another
+    /// process); a caught-up reader can wait on it instead of polling.
+    public var appendSignal: LogWatcher { watcher }
+
     /// Group commit totals since start (commits, append calls, events), for metrics.
     public var commitStatistics: CommitStatistics { committer.statistics }
 
@@ -187,6 +191,36 @@ public final class EventStore: Sendable {
         return try rows.map { try configuration.upcasters.upcast(EventStore.decode($0)) }
     }
 
+    /// The cursor after the last event a reader can see now (below the oldest open
+    /// transaction), or ``StoreCursor/start`` for an empty log. A follower that starts here
+    /// misses nothing committed later.
+    public func head() async throws -> StoreCursor {
+        let epoch = try currentEpoch()
+        let rows = try await pool.query("""
+            SELECT epoch, transaction_id, position FROM events
+             WHERE epoch < \(Int32(epoch)) OR transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+             ORDER BY epoch DESC, transaction_id DESC, position DESC LIMIT 1
+            """)
+        guard let row = rows.first else { return .start }
+        return StoreCursor(
+            epoch: try row.decode(Int.self, at: 0), transactionID: try row.decode(PostgresXID8.self, at: 1).value,
+            position: try row.decode(Int64.self, at: 2), issuedEpoch: epoch)
+    }
+
+    /// The stored events with these ids (after upcasting), by id; ids not in the log are absent.
+    public func events(withIDs ids: [UUID]) async throws -> [UUID: RecordedEvent] {
+        guard !ids.isEmpty else { return [:] }
+        let rows = try await pool.query("""
+            SELECT \(unescaped: EventStore.columns) FROM events WHERE event_id = ANY(\(ids)::uuid[])
+            """)
+        var found: [UUID: RecordedEvent] = [:]
+        for row in rows {
+            let event = try configuration.upcasters.upcast(EventStore.decode(row))
+            found[event.id] = event
+        }
+        return found
+    }
+
     /// Up to `limit` events after `cursor`, in the log's one total order (G4), optionally only
     /// those of some articles. Only events of transactions that ended before the oldest one
     /// still open are returned, so a reader never passes an event that commits later.
@@ -236,21 +270,25 @@ public final class EventStore: Sendable {
                     epoch: try row.decode(Int.self, at: 2), transactionID: try row.decode(PostgresXID8.self, at: 3).value,
                     position: try row.decode(Int64.self, at: 1))
             } else {
-                events.append(try configuration.upcasters.upcast(EventStore.decode(row, offset: 1)))
+                var event = try configuration.upcasters.upcast(EventStore.decode(row, offset: 1))
+                event.readInEpoch = epoch
+                events.append(event)
             }
         }
         let last = events.last?.cursor ?? cursor
-        let resume = events.count < limit ? max(last, head ?? last) : last
+        var resume = events.count < limit ? max(last, head ?? last) : last
+        // Read in this epoch: a reader resumes here, even from an event of an older one.
+        if resume != .start { resume = resume.issued(in: epoch) }
         return ReadPage(events: events, resumeCursor: resume, isComplete: events.count < limit)
     }
 
     /// A cursor can be honoured only in the current epoch (or at the very start).
     public static func check(_ cursor: StoreCursor, epoch: Int) throws {
-        if cursor == .start || cursor.epoch == epoch { return }
-        if cursor.epoch < epoch {
-            throw StoreError.mustRefetch(reason: "the cursor belongs to epoch \(cursor.epoch); the store began epoch \(epoch) after a restore")
+        if cursor == .start || cursor.issuedEpoch == epoch { return }
+        if cursor.issuedEpoch < epoch {
+            throw StoreError.mustRefetch(reason: "the cursor belongs to epoch \(cursor.issuedEpoch); the store began epoch \(epoch) after a restore")
         }
-        throw StoreError.mustRefetch(reason: "the cursor belongs to epoch \(cursor.epoch), newer than the store's \(epoch): the database was restored to an earlier state")
+        throw StoreError.mustRefetch(reason: "the cursor belongs to epoch \(cursor.issuedEpoch), newer than the store's \(epoch): the database was restored to an earlier state")
     }
 
     /// Follows the log from `cursor`: catches up, then waits for new events.

@@ -2,7 +2,7 @@ import Synchronization
 
 /// Wakes readers that have caught up when the log may have grown: after a local commit at
 /// once, after a `NOTIFY` from another process, or after a timeout (the poll fallback).
-final class LogWatcher: Sendable {
+public final class LogWatcher: Sendable {
     private struct State {
         var version: UInt64 = 0
         var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
@@ -11,11 +11,13 @@ final class LogWatcher: Sendable {
 
     private let state = Mutex(State())
 
+    public init() {}
+
     /// Changes every time the log may have grown.
-    var version: UInt64 { state.withLock { $0.version } }
+    public var version: UInt64 { state.withLock { $0.version } }
 
     /// Says the log may have grown; wakes every waiter.
-    func signal() {
+    public func signal() {
         let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
             state.version &+= 1
             defer { state.waiters = [:] }
@@ -25,7 +27,7 @@ final class LogWatcher: Sendable {
     }
 
     /// Returns when the version moves past `seen`, after `timeout`, or on cancellation.
-    func wait(after seen: UInt64, timeout: Duration) async {
+    public func wait(after seen: UInt64, timeout: Duration) async {
         let id = state.withLock { state -> UInt64 in
             state.nextID &+= 1
             return state.nextID

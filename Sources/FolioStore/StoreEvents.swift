@@ -46,9 +46,12 @@ public struct RecordedEvent: Sendable, Hashable {
     public var articleID: UUID?
     public var recordedAt: Date
 
-    /// The cursor just after this event.
+    /// The epoch in which this event was read (cursors are issued in it).
+    public var readInEpoch: Int = 0
+
+    /// The cursor just after this event, issued in the epoch it was read in.
     public var cursor: StoreCursor {
-        StoreCursor(epoch: epoch, transactionID: transactionID, position: position)
+        StoreCursor(epoch: epoch, transactionID: transactionID, position: position, issuedEpoch: Swift.max(epoch, readInEpoch))
     }
 }
 

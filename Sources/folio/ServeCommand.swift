@@ -34,6 +34,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-stream-seconds"), help: "Longest a live sync stream stays open (default: FOLIO_MAX_STREAM_SECONDS or 900).")
     var maxStreamSeconds: Int?
 
+    @Option(name: .customLong("max-batch-events"), help: "Most events in one POST /v1/events (default: FOLIO_MAX_BATCH_EVENTS or 1000).")
+    var maxBatchEvents: Int?
+
     @Option(name: .customLong("pool-size"), help: "Most PostgreSQL connections (default: FOLIO_POOL_SIZE or 20).")
     var poolSize: Int?
 
@@ -55,6 +58,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         if let bytes = maxBodyBytes ?? environment("FOLIO_MAX_BODY_BYTES").flatMap(Int.init) { settings.maxBodyBytes = bytes }
         if let seconds = heartbeat ?? environment("FOLIO_HEARTBEAT").flatMap(Int.init) { settings.heartbeatSeconds = max(1, seconds) }
+        if let count = maxBatchEvents ?? environment("FOLIO_MAX_BATCH_EVENTS").flatMap(Int.init) { settings.maxBatchEvents = max(1, count) }
         if let seconds = maxStreamSeconds ?? environment("FOLIO_MAX_STREAM_SECONDS").flatMap(Int.init) { settings.maxStreamSeconds = max(1, seconds) }
 
         var embedded: EmbeddedPostgres?

@@ -3,6 +3,7 @@ import FolioStore
 import FolioTestSupport
 import Foundation
 import LibPQ
+import Synchronization
 import Testing
 
 /// `GET /v1/events` against a real server on loopback and a real PostgreSQL (SPEC §5, §9).
@@ -118,7 +119,9 @@ struct SyncEndpointTests {
         #expect(upToDate?["count"] as? Int == 1)
 
         try await fixture.store.append([Sample.retitled(article, title: "लाइव")])
-        let live = try await lines.next()
+        // Heartbeats may come first on a busy machine; the event must follow.
+        var live = try await lines.next()
+        while live?["kind"] as? String == "heartbeat" { live = try await lines.next() }
         #expect(live?["kind"] as? String == "event")
         #expect(((live?["event"] as? [String: Any])?["data"] as? [String: Any])?["title"] as? String == "लाइव")
 
@@ -159,4 +162,62 @@ struct SyncEndpointTests {
         #expect(try await lines.next() == nil)
         await fixture.close()
     }
+}
+
+/// Many live streams at once (SPEC §5: the sync endpoint's live mode).
+@Suite("Sync endpoint under load")
+struct SyncLoadTests {
+    @Test func fiveHundredLiveStreamsReceiveEveryEvent() async throws {
+        let fixture = try await ServerFixture.make("sync_500") { $0.heartbeatSeconds = 60 }
+        let article = UUID()
+        try await fixture.store.append([Sample.created(article)])
+        let streams = 500
+        let appended = 20
+        let opened = try await withThrowingTaskGroup(of: LineStream.self) { group in
+            for _ in 0..<streams {
+                group.addTask { try await LineStream.open("\(fixture.base)/v1/events?live=true", headers: fixture.headers(.reader)) }
+            }
+            return try await group.reduce(into: [LineStream]()) { $0.append($1) }
+        }
+        #expect(opened.count == streams)
+        #expect(opened.allSatisfy { $0.status == 200 })
+        // Every stream catches up (one event, then up-to-date) before the new events come.
+        let received = try await withThrowingTaskGroup(of: [Int].self) { group in
+            let ready = Counter()
+            for stream in opened {
+                group.addTask {
+                    var revisions: [Int] = []
+                    var announced = false
+                    for try await line in stream.objects() {
+                        if line["kind"] as? String == "up-to-date", !announced {
+                            announced = true
+                            ready.increment()
+                        }
+                        if let event = line["event"] as? [String: Any], let revision = event["revision"] as? Int {
+                            revisions.append(revision)
+                            if revisions.count == appended + 1 { break }
+                        }
+                    }
+                    stream.close()
+                    return revisions
+                }
+            }
+            group.addTask {
+                while ready.value < streams { try await Task.sleep(for: .milliseconds(20)) }
+                for n in 1...appended { try await fixture.store.append([Sample.retitled(article, title: "लाइव \(n)")]) }
+                return []
+            }
+            return try await group.reduce(into: [[Int]]()) { if !$1.isEmpty { $0.append($1) } }
+        }
+        #expect(received.count == streams)
+        #expect(received.allSatisfy { $0 == Array(1...(appended + 1)) })
+        await fixture.close()
+    }
+}
+
+/// A count shared between tasks.
+final class Counter: Sendable {
+    private let storage = Mutex(0)
+    var value: Int { storage.withLock { $0 } }
+    func increment() { storage.withLock { $0 += 1 } }
 }

@@ -129,9 +129,17 @@ struct ChaosAndRestoreTests {
 
         // An old cursor must refetch; writes go on; a fresh reader sees every event once.
         await #expect(throws: StoreError.self) { try await store.read(after: oldCursor) }
+        // Read before anything is written in epoch 2: the resume cursor is issued in epoch 2
+        // (it points after an event of epoch 1) and stays valid.
+        let fresh = try await store.readPage(limit: 1000)
+        #expect(fresh.events.count == 20)
+        #expect(fresh.resumeCursor.description.hasPrefix("2.1-"), "\(fresh.resumeCursor)")
+        #expect(fresh.events.last?.cursor.issuedEpoch == 2)
+        #expect(try await store.read(after: fresh.resumeCursor).isEmpty)
         let appended = try await store.append([Sample.retitled(article, title: "बहाली के बाद", expected: 20)])
         #expect(appended[0].revision == 21)
         #expect(appended[0].cursor.epoch == 2)
+        #expect(try await store.read(after: fresh.resumeCursor).map(\.revision) == [21])
         var everything: [RecordedEvent] = []
         var iterator = store.subscribe().makeAsyncIterator()
         loop: while let item = try await iterator.next() {

@@ -127,6 +127,14 @@ struct EventStoreTests {
         for bad in ["", "1-2", "1-2-3-4", "a-b-c", "1--3", "-1-2-3", "1-2-x", "１-2-3", "99999999999999999999-1-1"] {
             #expect(StoreCursor(bad) == nil, "\(bad) should not parse")
         }
+        // Issued in a later epoch than its event's: `<issued>.<epoch>-<xid>-<position>`.
+        let later = StoreCursor(epoch: 1, transactionID: 77, position: 5).issued(in: 2)
+        #expect(later.description == "2.1-77-5")
+        #expect(StoreCursor("2.1-77-5") == later)
+        #expect(later.issuedEpoch == 2)
+        for bad in ["1.2-3-4", "2.2-3-4", ".1-2-3", "2.-1-2", "a.1-2-3", "2.1-2"] {
+            #expect(StoreCursor(bad) == nil, "\(bad) should not parse")
+        }
         #expect(StoreCursor(epoch: 1, transactionID: 9, position: 100) < StoreCursor(epoch: 1, transactionID: 10, position: 1))
         #expect(StoreCursor(epoch: 1, transactionID: 900, position: 1) < StoreCursor(epoch: 2, transactionID: 5, position: 1))
     }
