@@ -5,7 +5,9 @@ import Foundation
 enum ArticleFolder {
     static func fold(articleId: String, replica: Replica) throws(ClientError) -> ArticleView? {
         let pulled = try replica.events(ofArticle: articleId)
-        let outbox = try replica.outbox(article: articleId, states: [.pending, .pushed])
+        let everything = try replica.outbox(article: articleId)
+        let outbox = everything.filter { $0.state == .pending || $0.state == .pushed }
+        let refused = Set(everything.filter { $0.state == .rejected }.map(\.eventId))
         let stream = "article-" + articleId
         let articleEvents = pulled.filter { $0.stream == stream }.sorted { $0.revision < $1.revision }
         var history: ArticleHistory?
@@ -45,7 +47,8 @@ enum ArticleFolder {
             if let base = entry.baseEventId, let baseText = entry.baseText {
                 if let revision = overlay[base] {
                     event = withRevision(event, revision)
-                } else if let settled = Rebase.settledRevision(of: base, in: articleEvents), let pulledHistory,
+                } else if let pulledHistory,
+                          let settled = refused.contains(base) ? pulledHistory.revision : Rebase.settledRevision(of: base, in: articleEvents),
                           let rebased = try? Rebase.rebase(event, baseText: baseText, onto: settled, of: pulledHistory) {
                     event = rebased
                 } else {

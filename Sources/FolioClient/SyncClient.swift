@@ -121,17 +121,14 @@ public final class SyncClient: Sendable {
         var histories: [String: (ArticleHistory, [StoredEvent])] = [:]
         for entry in waiting {
             guard let base = entry.baseEventId, let baseText = entry.baseText else { continue }
-            if rejectedIds.contains(base) {
-                try replica.markOutbox(entry.eventId, state: .rejected, error: "made on top of refused event \(base)")
-                continue
-            }
             if histories[entry.articleId] == nil {
                 let events = try replica.events(ofArticle: entry.articleId)
                     .filter { $0.stream == "article-" + entry.articleId }.sorted { $0.revision < $1.revision }
                 if let history = try Self.history(events) { histories[entry.articleId] = (history, events) }
             }
-            guard let (history, events) = histories[entry.articleId],
-                  let settled = Rebase.settledRevision(of: base, in: events) else { continue }
+            guard let (history, events) = histories[entry.articleId] else { continue }
+            // A base the server refused never reaches the log: rebase onto the latest revision.
+            guard let settled = rejectedIds.contains(base) ? history.revision : Rebase.settledRevision(of: base, in: events) else { continue }
             do {
                 let rebased = try Rebase.rebase(try entry.decoded(), baseText: baseText, onto: settled, of: history)
                 try replica.resolveOutbox(entry.eventId, data: try rebased.jsonText())
