@@ -16,6 +16,8 @@ enum HTTPTransport {
     /// Failures below HTTP (connection refused, reset, timed out).
     struct ConnectionFailure: Error, CustomStringConvertible {
         var reason: String
+        /// Whether the connection had been made (the failure came later).
+        var connected = false
         var description: String { reason }
     }
 
@@ -69,6 +71,7 @@ enum HTTPTransport {
             throw ConnectionFailure(reason: "cannot connect to \(endpoint.host):\(endpoint.port): \(error)")
         }
         var sawEnd = false
+        do {
         try await channel.executeThenClose { inbound, outbound in
             var head = HTTPRequestHead(version: .http1_1, method: method, uri: endpoint.target)
             head.headers.add(name: "Host", value: "\(endpoint.host):\(endpoint.port)")
@@ -95,7 +98,12 @@ enum HTTPTransport {
                 }
             }
         }
-        if !sawEnd { throw ConnectionFailure(reason: "the connection closed before the response ended") }
+        } catch let error as ClientError {
+            throw error
+        } catch let error as ChannelError {
+            throw ConnectionFailure(reason: "\(error)", connected: true)
+        }
+        if !sawEnd { throw ConnectionFailure(reason: "the connection closed before the response ended", connected: true) }
     }
 
     /// A whole request and response.

@@ -199,6 +199,13 @@ public final class SyncClient: Sendable {
                 var headers = connection.headers
                 headers["Content-Type"] = "application/json"
                 (head, data) = try await HTTPTransport.send(method: .POST, url: connection.server + "/v1/events", headers: headers, body: body(batch, connection))
+            } catch let failure as HTTPTransport.ConnectionFailure where failure.connected && batch.count > 1 {
+                // The server closed the connection mid-request (e.g. a body over its limit):
+                // send the halves; ids make a repeat harmless.
+                let half = batch.count / 2
+                try await send(Array(batch[..<half]), connection, &report)
+                try await send(Array(batch[half...]), connection, &report)
+                return
             } catch {
                 throw .unreachable(server: connection.server, reason: "\(error)")
             }
