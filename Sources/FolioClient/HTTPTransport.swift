@@ -106,8 +106,21 @@ enum HTTPTransport {
         if !sawEnd { throw ConnectionFailure(reason: "the connection closed before the response ended", connected: true) }
     }
 
-    /// A whole request and response.
+    /// A whole request and response; a connection that fails after it was made (reset,
+    /// closed mid-request) is tried again twice — callers send only idempotent requests.
     static func send(method: HTTPMethod, url: String, headers: [String: String], body: Data?) async throws -> (Head, Data) {
+        var attempt = 0
+        while true {
+            do {
+                return try await sendOnce(method: method, url: url, headers: headers, body: body)
+            } catch let failure as ConnectionFailure where failure.connected && attempt < 2 {
+                attempt += 1
+                try await Task.sleep(for: .milliseconds(200 * attempt))
+            }
+        }
+    }
+
+    private static func sendOnce(method: HTTPMethod, url: String, headers: [String: String], body: Data?) async throws -> (Head, Data) {
         var head: Head?
         var data = Data()
         try await exchange(

@@ -270,8 +270,18 @@ public final class SyncClient: Sendable {
     /// returns the number of new events. `must-refetch` wipes the pulled log and starts over.
     func pull(_ connection: Connection, live: Bool) async throws(ClientError) -> Int {
         var total = 0
-        for _ in 0..<5 {
-            let outcome = try await pullOnce(connection, live: live, already: total)
+        var failures = 0
+        for _ in 0..<8 {
+            let outcome: (count: Int, mustRefetch: Bool)
+            do {
+                outcome = try await pullOnce(connection, live: live, already: total)
+            } catch {
+                // A stream cut after the connection was made resumes from the stored cursor.
+                guard case .unreachable(_, let reason) = error, reason.hasPrefix("resumable:"), failures < 2 else { throw error }
+                failures += 1
+                try? await Task.sleep(for: .milliseconds(200 * failures))
+                continue
+            }
             total = outcome.count
             if !outcome.mustRefetch { return total }
             try replica.wipePulledLog()
@@ -352,6 +362,9 @@ public final class SyncClient: Sendable {
             // Keep what arrived complete; the cursor of the last stored event resumes.
             try? flush(nil, &state)
             if state.status == 200, live { return (state.count, false) }
+            if let failure = error as? HTTPTransport.ConnectionFailure, failure.connected {
+                throw .unreachable(server: connection.server, reason: "resumable: \(error)")
+            }
             throw .unreachable(server: connection.server, reason: "\(error)")
         }
         try flush(nil, &state)
