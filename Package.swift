@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
     ],
     targets: [
         // The C library libpq, found with pkg-config (Debian: libpq-dev).
@@ -83,6 +84,18 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The offline client: local SQLite replica, outbox of pending events, sync loop.
+        .target(
+            name: "FolioClient",
+            dependencies: [
+                "FolioCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // The `folio` command: argument parsing only; the work happens in the modules.
         .executableTarget(
             name: "folio",
@@ -91,6 +104,8 @@ let package = Package(
                 "EmbeddedPostgres",
                 "FolioStore",
                 "FolioServer",
+                "FolioClient",
+                "FolioCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -147,6 +162,15 @@ let package = Package(
         .testTarget(
             name: "FolioCoreTests",
             dependencies: ["FolioCore"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "FolioClientTests",
+            dependencies: [
+                "FolioClient", "FolioCore", "FolioServer", "FolioStore", "LibPQ", "FolioTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -9,7 +9,12 @@ struct Folio: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "folio",
         abstract: "Offline-first, event-sourced sync of articles and annotations.",
-        subcommands: [ServeCommand.self, MigrateCommand.self, StoreCommand.self, TokensCommand.self])
+        subcommands: [
+            ServeCommand.self, MigrateCommand.self, StoreCommand.self, TokensCommand.self,
+            ClientLoginCommand.self, ClientImportCommand.self, ClientListCommand.self, ClientShowCommand.self, ClientEditCommand.self,
+            ClientAnnotateCommand.self, ClientAnnotationsCommand.self, ClientLogCommand.self, ClientDiffCommand.self,
+            ClientStatusCommand.self, ClientSyncCommand.self,
+        ])
 
     static func main() async {
         bootstrapLogging()

@@ -1,0 +1,311 @@
+import FolioCore
+import Foundation
+import GRDB
+
+/// The local replica of one client home: the pulled log, a summary of its articles, the
+/// outbox of local events, conflicts and settings, in SQLite (WAL) at `<home>/replica.sqlite`.
+///
+/// Every write is one transaction with `synchronous = FULL`, so a command that reports
+/// success has its outbox entry on disk.
+public final class Replica: Sendable {
+    /// The database file.
+    public let path: String
+    let pool: DatabasePool
+
+    /// Opens (creating and migrating) the replica in `home`.
+    public init(home: URL) throws(ClientError) {
+        path = home.appendingPathComponent("replica.sqlite").path
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+            try ReplicaMigrations.migrator.migrate(pool)
+        } catch {
+            throw .storage("cannot open \(path): \(error)")
+        }
+    }
+
+    /// Runs a write transaction, mapping errors.
+    func write<T>(_ body: (Database) throws -> T) throws(ClientError) -> T {
+        do {
+            return try pool.write(body)
+        } catch let error as ClientError {
+            throw error
+        } catch {
+            throw .storage("\(error)")
+        }
+    }
+
+    /// Runs without an implicit transaction (for pragmas), mapping errors.
+    func writeWithoutTransaction<T>(_ body: (Database) throws -> T) throws(ClientError) -> T {
+        do {
+            return try pool.writeWithoutTransaction(body)
+        } catch let error as ClientError {
+            throw error
+        } catch {
+            throw .storage("\(error)")
+        }
+    }
+
+    /// Runs a read, mapping errors.
+    func read<T>(_ body: (Database) throws -> T) throws(ClientError) -> T {
+        do {
+            return try pool.read(body)
+        } catch let error as ClientError {
+            throw error
+        } catch {
+            throw .storage("\(error)")
+        }
+    }
+
+    // MARK: Settings
+
+    /// The stored settings; the device name defaults to the host name.
+    public func settings() throws(ClientError) -> ClientSettings {
+        let values = try read { db in
+            try Dictionary(uniqueKeysWithValues: Row.fetchAll(db, sql: "SELECT key, value FROM settings").map { row -> (String, String) in
+                (row["key"], row["value"])
+            })
+        }
+        return ClientSettings(
+            server: values["server"], token: values["token"], device: values["device"] ?? ProcessInfo.processInfo.hostName,
+            cursor: values["cursor"], lastSync: values["lastSync"])
+    }
+
+    /// Stores (or with nil removes) one setting.
+    public func setSetting(_ key: String, _ value: String?) throws(ClientError) {
+        try write { db in try Self.setSetting(db, key, value) }
+    }
+
+    static func setSetting(_ db: Database, _ key: String, _ value: String?) throws {
+        if let value {
+            try db.execute(sql: "INSERT INTO settings(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", arguments: [key, value])
+        } else {
+            try db.execute(sql: "DELETE FROM settings WHERE key = ?", arguments: [key])
+        }
+    }
+
+    // MARK: Pulled log
+
+    /// Articles of the pulled log.
+    public func pulledArticles() throws(ClientError) -> [ArticleSummary] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM articles ORDER BY slug").map { row in
+                ArticleSummary(
+                    id: row["id"], slug: row["slug"], title: row["title"], language: row["language"], revision: row["revision"],
+                    archived: row["archived"], updatedAt: row["updatedAt"], pending: 0)
+            }
+        }
+    }
+
+    /// The pulled events of one article (its own stream and its annotations' streams), in log order.
+    public func events(ofArticle articleId: String) throws(ClientError) -> [StoredEvent] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM events WHERE articleId = ? ORDER BY seq", arguments: [articleId]).map(Self.storedEvent)
+        }
+    }
+
+    /// Number of events in the pulled log.
+    public func eventCount() throws(ClientError) -> Int {
+        try read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM events") ?? 0 }
+    }
+
+    static func storedEvent(_ row: Row) -> StoredEvent {
+        StoredEvent(
+            position: row["position"], cursor: row["cursor"], id: row["id"], stream: row["stream"], revision: row["revision"],
+            type: row["type"], schemaVersion: row["schemaVersion"], data: row["data"], meta: row["meta"],
+            recordedAt: row["recordedAt"], articleId: row["articleId"])
+    }
+
+    /// Appends pulled events (and the cursor after them) in one transaction, updates the
+    /// article summaries, and settles outbox entries that came back: an event of this
+    /// replica found in the log leaves the outbox; an `EditConflicted` naming one records
+    /// the conflict and removes it. Returns how many events were new.
+    @discardableResult
+    public func applyPulled(_ events: [StoredEvent], cursor: String?, durable: Bool = true) throws(ClientError) -> Int {
+        try writeWithoutTransaction { db in
+            if !durable { try db.execute(sql: "PRAGMA synchronous = NORMAL") }
+            defer { if !durable { try? db.execute(sql: "PRAGMA synchronous = FULL") } }
+            var inserted = 0
+            try db.inTransaction {
+                let insert = try db.cachedStatement(sql: """
+                    INSERT OR IGNORE INTO events(position, cursor, id, stream, revision, type, schemaVersion, data, meta, recordedAt, articleId)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """)
+                let settle = try db.cachedStatement(sql: "DELETE FROM outbox WHERE eventId = ?")
+                for var event in events {
+                    var fields: [String: Any] = [:]
+                    if event.type != "ArticleEdited" {
+                        fields = (try? JSONSerialization.jsonObject(with: Data(event.data.utf8)) as? [String: Any]) ?? [:]
+                    }
+                    if event.articleId.isEmpty {
+                        if let article = fields["articleId"] as? String {
+                            event.articleId = article.lowercased()
+                        } else if event.stream.hasPrefix("article-") {
+                            event.articleId = String(event.stream.dropFirst("article-".count))
+                        } else if event.stream.hasPrefix("annotation-") {
+                            let annotation = String(event.stream.dropFirst("annotation-".count))
+                            event.articleId = try String.fetchOne(
+                                db, sql: "SELECT articleId FROM annotationArticles WHERE annotationId = ?", arguments: [annotation]) ?? ""
+                        }
+                    }
+                    try insert.execute(arguments: [
+                        event.position, event.cursor, event.id, event.stream, event.revision, event.type, event.schemaVersion,
+                        event.data, event.meta, event.recordedAt, event.articleId,
+                    ])
+                    guard db.changesCount > 0 else { continue }
+                    inserted += 1
+                    try settle.execute(arguments: [event.id])
+                    try Self.summarize(db, event, fields)
+                }
+                if let cursor { try Self.setSetting(db, "cursor", cursor) }
+                return .commit
+            }
+            return inserted
+        }
+    }
+
+    private static func summarize(_ db: Database, _ event: StoredEvent, _ fields: [String: Any]) throws {
+        switch event.type {
+        case "ArticleCreated":
+            try db.execute(
+                sql: """
+                    INSERT OR REPLACE INTO articles(id, slug, title, language, revision, archived, updatedAt)
+                    VALUES (?, ?, ?, ?, ?, 0, ?)
+                    """,
+                arguments: [event.articleId, fields["slug"] as? String ?? "", fields["title"] as? String ?? "", fields["language"] as? String ?? "",
+                            event.revision, event.recordedAt])
+        case "AnnotationAdded":
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO annotationArticles(annotationId, articleId) VALUES (?, ?)",
+                arguments: [String(event.stream.dropFirst("annotation-".count)), event.articleId])
+        case "ArticleEdited", "ArticleRetitled", "ArticleArchived", "EditConflicted":
+            var sql = "UPDATE articles SET revision = max(revision, ?), updatedAt = ?"
+            var arguments: StatementArguments = [event.revision, event.recordedAt]
+            if event.type == "ArticleRetitled", let title = fields["title"] as? String {
+                sql += ", title = ?"
+                _ = arguments.append(contentsOf: [title])
+            }
+            if event.type == "ArticleArchived" { sql += ", archived = 1" }
+            sql += " WHERE id = ?"
+            _ = arguments.append(contentsOf: [event.articleId])
+            try db.execute(sql: sql, arguments: arguments)
+            if event.type == "EditConflicted", let rejected = (fields["rejectedEventId"] as? String)?.lowercased() {
+                let mine = try Row.fetchOne(db, sql: "SELECT data FROM outbox WHERE eventId = ?", arguments: [rejected])
+                let known = try Bool.fetchOne(db, sql: "SELECT 1 FROM conflicts WHERE eventId = ?", arguments: [rejected]) ?? false
+                if mine != nil || known {
+                    let conflictsWith = (fields["conflictsWith"] as? [Any])?.compactMap { ($0 as? NSNumber)?.intValue } ?? []
+                    let ops = (try? JSONSerialization.data(withJSONObject: fields["ops"] ?? [])).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
+                    try db.execute(
+                        sql: """
+                            INSERT INTO conflicts(eventId, articleId, baseRevision, conflictsWith, ops, revision, recordedAt)
+                            VALUES (?, ?, ?, ?, ?, ?, ?)
+                            ON CONFLICT(eventId) DO UPDATE SET conflictsWith = excluded.conflictsWith, revision = excluded.revision
+                            """,
+                        arguments: [rejected, event.articleId, (fields["baseRevision"] as? NSNumber)?.intValue ?? 0,
+                                    "[" + conflictsWith.map(String.init).joined(separator: ",") + "]", ops, event.revision, event.recordedAt])
+                    try db.execute(sql: "DELETE FROM outbox WHERE eventId = ?", arguments: [rejected])
+                }
+            }
+        default:
+            break
+        }
+    }
+
+    /// Forgets the pulled log and the cursor (after `must-refetch`); the outbox and
+    /// conflicts stay.
+    public func wipePulledLog() throws(ClientError) {
+        try write { db in
+            try db.execute(sql: "DELETE FROM events; DELETE FROM articles; DELETE FROM annotationArticles; DELETE FROM settings WHERE key = 'cursor'")
+        }
+    }
+
+    // MARK: Outbox
+
+    static func outboxEntry(_ row: Row) -> OutboxEntry {
+        OutboxEntry(
+            seq: row["seq"], eventId: row["eventId"], type: row["type"], data: row["data"], articleId: row["articleId"],
+            annotationId: row["annotationId"], baseEventId: row["baseEventId"], baseText: row["baseText"],
+            correlationId: row["correlationId"], createdAt: row["createdAt"],
+            state: OutboxEntry.State(rawValue: row["state"]) ?? .pending, serverRevision: row["serverRevision"], error: row["error"])
+    }
+
+    /// Outbox entries, in order; `states` filters.
+    public func outbox(article: String? = nil, states: Set<OutboxEntry.State>? = nil) throws(ClientError) -> [OutboxEntry] {
+        let entries = try read { db in
+            if let article {
+                return try Row.fetchAll(db, sql: "SELECT * FROM outbox WHERE articleId = ? ORDER BY seq", arguments: [article]).map(Self.outboxEntry)
+            }
+            return try Row.fetchAll(db, sql: "SELECT * FROM outbox ORDER BY seq").map(Self.outboxEntry)
+        }
+        guard let states else { return entries }
+        return entries.filter { states.contains($0.state) }
+    }
+
+    /// Queues local events durably (one transaction, `synchronous = FULL`).
+    public func enqueue(_ entries: [OutboxEntry]) throws(ClientError) {
+        try write { db in
+                for entry in entries {
+                    try db.execute(
+                        sql: """
+                            INSERT INTO outbox(eventId, type, data, articleId, annotationId, baseEventId, baseText, correlationId, createdAt, state)
+                            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')
+                            """,
+                        arguments: [entry.eventId, entry.type, entry.data, entry.articleId, entry.annotationId, entry.baseEventId, entry.baseText,
+                                    entry.correlationId, entry.createdAt])
+                }
+        }
+    }
+
+    /// Records the server's answer for one pushed event.
+    public func markOutbox(_ eventId: String, state: OutboxEntry.State, serverRevision: Int? = nil, error: String? = nil) throws(ClientError) {
+        try write { db in
+            try db.execute(
+                sql: "UPDATE outbox SET state = ?, serverRevision = coalesce(?, serverRevision), error = ? WHERE eventId = ?",
+                arguments: [state.rawValue, serverRevision, error, eventId])
+        }
+    }
+
+    /// Records a conflict the server reported for one of this replica's edits.
+    public func recordConflict(eventId: String, articleId: String, baseRevision: Int, revision: Int?) throws(ClientError) {
+        try write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO conflicts(eventId, articleId, baseRevision, conflictsWith, ops, revision, recordedAt)
+                    SELECT ?, ?, ?, '[]', '[]', ?, ? WHERE NOT EXISTS (SELECT 1 FROM conflicts WHERE eventId = ?)
+                    """,
+                arguments: [eventId, articleId, baseRevision, revision, RFC3339.string(from: Date()), eventId])
+        }
+    }
+
+    /// Replaces the data of an entry whose provisional base was resolved.
+    public func resolveOutbox(_ eventId: String, data: String) throws(ClientError) {
+        try write { db in
+            try db.execute(sql: "UPDATE outbox SET data = ?, baseEventId = NULL, baseText = NULL WHERE eventId = ?", arguments: [data, eventId])
+        }
+    }
+
+    /// Conflicts recorded for this replica's edits.
+    public func conflicts() throws(ClientError) -> [Conflict] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM conflicts ORDER BY recordedAt, eventId").map { row in
+                let list: String = row["conflictsWith"]
+                let revisions = (try? JSONDecoder().decode([Int].self, from: Data(list.utf8))) ?? []
+                return Conflict(articleId: row["articleId"], eventId: row["eventId"], baseRevision: row["baseRevision"], conflictsWith: revisions)
+            }
+        }
+    }
+
+    /// The article of an annotation (pulled, or created in the outbox).
+    public func articleOfAnnotation(_ annotationId: String) throws(ClientError) -> String? {
+        try read { db in
+            if let article = try String.fetchOne(db, sql: "SELECT articleId FROM annotationArticles WHERE annotationId = ?", arguments: [annotationId]) {
+                return article
+            }
+            return try String.fetchOne(db, sql: "SELECT articleId FROM outbox WHERE annotationId = ? AND type = 'AnnotationAdded'", arguments: [annotationId])
+        }
+    }
+}
