@@ -78,9 +78,13 @@ enum HTTPTransport {
             head.headers.add(name: "Connection", value: "close")
             for (name, value) in headers { head.headers.add(name: name, value: value) }
             if let body { head.headers.add(name: "Content-Length", value: String(body.count)) }
-            try await outbound.write(.head(head))
-            if let body { try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: body)))) }
-            try await outbound.write(.end(nil))
+            // One write for the whole request: with `Connection: close` the server may answer
+            // and close as soon as the body is in, and a separate write of the (empty) end
+            // part would then fail with "I/O on closed channel" although the answer is there.
+            var parts: [HTTPClientRequestPart] = [.head(head)]
+            if let body { parts.append(.body(.byteBuffer(ByteBuffer(bytes: body)))) }
+            parts.append(.end(nil))
+            try await outbound.write(contentsOf: parts)
             loop: for try await part in inbound {
                 switch part {
                 case .head(let response):
