@@ -67,6 +67,17 @@ let package = Package(
             name: "FolioCore",
             swiftSettings: strictSettings
         ),
+        // The projector: read models folded from the log, checkpoints, rebuilds without downtime.
+        .target(
+            name: "FolioProjector",
+            dependencies: [
+                "LibPQ",
+                "FolioCore",
+                "FolioStore",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // The HTTP server.
         .target(
             name: "FolioServer",
@@ -91,6 +102,7 @@ let package = Package(
                 "EmbeddedPostgres",
                 "FolioStore",
                 "FolioServer",
+                "FolioProjector",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -104,6 +116,7 @@ let package = Package(
                 "FolioCore",
                 "EmbeddedPostgres",
                 "FolioStore",
+                "FolioProjector",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -136,6 +149,14 @@ let package = Package(
                 "FolioServer", "FolioStore", "LibPQ", "FolioTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "FolioProjectorTests",
+            dependencies: [
+                "FolioProjector", "FolioCore", "FolioStore", "LibPQ", "FolioTestSupport",
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),

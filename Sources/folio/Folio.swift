@@ -9,7 +9,7 @@ struct Folio: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "folio",
         abstract: "Offline-first, event-sourced sync of articles and annotations.",
-        subcommands: [ServeCommand.self, MigrateCommand.self, StoreCommand.self, TokensCommand.self])
+        subcommands: [ServeCommand.self, MigrateCommand.self, StoreCommand.self, TokensCommand.self, ProjectionsCommand.self])
 
     static func main() async {
         bootstrapLogging()
