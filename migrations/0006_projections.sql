@@ -38,6 +38,9 @@ CREATE TABLE proj_articles (
     language    text NOT NULL,
     text        text NOT NULL,
     revision    integer NOT NULL,
+    -- The last revision that changed the text: every annotation's anchor was last computed
+    -- for greatest(its own revision, this).
+    last_edit_revision integer NOT NULL,
     created_at  timestamptz NOT NULL,
     updated_at  timestamptz NOT NULL,
     archived    boolean NOT NULL,
@@ -82,7 +85,9 @@ CREATE TABLE proj_article_snapshots (
     PRIMARY KEY (generation, article_id, revision)
 );
 
--- Annotations with their current anchor. Deleted annotations are removed.
+-- Annotations with their current anchor. Deleted annotations are removed. A row changes only
+-- when its anchor moves; anchor.revision is greatest(created_revision, the article's
+-- last_edit_revision), since every text edit re-anchors every annotation.
 CREATE TABLE proj_annotations (
     generation       bigint NOT NULL,
     id               uuid NOT NULL,
@@ -96,7 +101,6 @@ CREATE TABLE proj_annotations (
     anchor_start     integer NOT NULL,
     anchor_end       integer NOT NULL,
     anchor_status    text NOT NULL,
-    anchor_revision  integer NOT NULL,
     search           tsvector NOT NULL,
     PRIMARY KEY (generation, id)
 );

@@ -32,7 +32,7 @@ struct FolioBench: AsyncParsableCommand {
     var singleOnly = false
 
     @Option(name: .customLong("projector-batch"), help: "Events per transaction in the projector rebuild measurement.")
-    var projectorBatch: Int = 2000
+    var projectorBatch: Int = 5000
 
     @Option(help: "What to measure: wrapper (the libpq wrapper), store (the event store), projector (rebuild; --catch-up-events sets the log size) or core (the domain core, no database).")
     var suite: String = "wrapper"

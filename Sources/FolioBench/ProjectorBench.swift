@@ -32,6 +32,7 @@ struct ProjectorBench {
         let copy = try StoreBench(url: url, seconds: 0, catchUpEvents: loaded).copyOut(count: loaded)
         var configuration = Projector.Configuration()
         configuration.batchSize = batchSize
+        configuration.rebuildBatchSize = batchSize
         var logger = Logger(label: "bench.projector")
         logger.logLevel = .warning
         let projector = Projector(pool: pool, store: store, logger: logger, configuration: configuration)

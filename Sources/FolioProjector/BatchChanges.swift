@@ -28,6 +28,7 @@ struct ArticleRow: Sendable {
     var language: String
     var text: String
     var revision: Int
+    var lastEditRevision: Int
     var createdAt: Date
     var updatedAt: Date
     var archived: Bool
@@ -42,6 +43,7 @@ struct ArticleRow: Sendable {
         language = state.language
         text = state.text
         revision = state.revision
+        lastEditRevision = entry.lastEditRevision
         createdAt = entry.createdAt
         updatedAt = state.updatedAt
         archived = state.archived

@@ -15,6 +15,8 @@ struct ProjectionEngine {
         var history: ArticleHistory
         var createdAt: Date
         var authors: [String]
+        /// The last revision whose edit changed the text (0: none since creation).
+        var lastEditRevision = 0
         /// nil until loaded from the read model.
         var annotations: [UUID: AnnotationEntry]?
     }
@@ -87,7 +89,9 @@ struct ProjectionEngine {
             history: ArticleHistory(created: created, recordedAt: first.recordedAt), createdAt: first.recordedAt,
             authors: first.author.map { [$0] } ?? [], annotations: [:])
         for item in events.dropFirst() {
-            _ = Self.appendTolerant(&entry.history, item, logger: logger)
+            if let edit = Self.appendTolerant(&entry.history, item, logger: logger).edit, !edit.isIdentity {
+                entry.lastEditRevision = entry.history.revision
+            }
             if let author = item.author, !entry.authors.contains(author) { entry.authors.append(author) }
         }
         for annotation in annotations {
@@ -159,12 +163,17 @@ struct ProjectionEngine {
             let outcome = Self.appendTolerant(&entry.history, item, logger: logger)
             if let author = item.author, !entry.authors.contains(author) { entry.authors.append(author) }
             let revision = entry.history.revision
+            if let edit = outcome.edit, !edit.isIdentity { entry.lastEditRevision = revision }
             if let edit = outcome.edit, !edit.isIdentity, var annotations = entry.annotations {
                 let text = entry.history.current.content
                 for (annotationId, var annotation) in annotations where annotation.createdRevision < revision {
-                    annotation.anchor = annotation.anchor.reanchored(target: annotation.target, through: edit, newText: text, revision: revision)
+                    let before = annotation.anchor
+                    annotation.anchor = before.reanchored(target: annotation.target, through: edit, newText: text, revision: revision)
                     annotations[annotationId] = annotation
-                    touchedAnnotations.insert(annotationId)
+                    // The row holds start, end and status; the revision follows the article's.
+                    if (before.start, before.end, before.status) != (annotation.anchor.start, annotation.anchor.end, annotation.anchor.status) {
+                        touchedAnnotations.insert(annotationId)
+                    }
                 }
                 entry.annotations = annotations
             }
@@ -177,6 +186,7 @@ struct ProjectionEngine {
                 logger.error("projector: an annotation of an unknown article was skipped", metadata: ["annotation": "\(added.annotationId)", "position": "\(item.position)"])
                 return
             }
+            // `anchor.revision` is not stored: readers compute it from the article.
             var anchor = Anchor(target: added.target, revision: added.revision)
             if added.revision < entry.history.revision, added.revision >= 1, var text = try? entry.history.state(at: added.revision).content {
                 for (revision, edit) in entry.history.edits(since: added.revision) {

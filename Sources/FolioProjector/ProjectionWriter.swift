@@ -12,31 +12,31 @@ import LibPQ
 /// every event takes effect exactly once, whenever a process dies.
 enum ProjectionWriter {
     static let upsertArticlesSQL = """
-        INSERT INTO proj_articles (generation, id, slug, title, language, text, revision, created_at, updated_at, archived, authors, source, search)
-        SELECT $1, u.id, u.slug, u.title, u.language, u.text, u.revision, u.created_at, u.updated_at, u.archived,
+        INSERT INTO proj_articles (generation, id, slug, title, language, text, revision, last_edit_revision, created_at, updated_at, archived, authors, source, search)
+        SELECT $1, u.id, u.slug, u.title, u.language, u.text, u.revision, u.last_edit_revision, u.created_at, u.updated_at, u.archived,
                ARRAY(SELECT jsonb_array_elements_text(u.authors::jsonb)), u.source::jsonb, to_tsvector('simple', u.doc)
           FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int8[], $8::timestamptz[], $9::timestamptz[],
-                      $10::bool[], $11::text[], $12::text[], $13::text[])
-               AS u(id, slug, title, language, text, revision, created_at, updated_at, archived, authors, source, doc)
+                      $10::bool[], $11::text[], $12::text[], $13::text[], $14::int8[])
+               AS u(id, slug, title, language, text, revision, created_at, updated_at, archived, authors, source, doc, last_edit_revision)
         ON CONFLICT (generation, id) DO UPDATE SET
             slug = excluded.slug, title = excluded.title, language = excluded.language, text = excluded.text,
-            revision = excluded.revision, updated_at = excluded.updated_at, archived = excluded.archived,
+            revision = excluded.revision, last_edit_revision = excluded.last_edit_revision, updated_at = excluded.updated_at, archived = excluded.archived,
             authors = excluded.authors, source = excluded.source, search = excluded.search
         """
 
     static let upsertAnnotationsSQL = """
         INSERT INTO proj_annotations (generation, id, article_id, body, tags, motivation, author, target, created_revision,
-                                      anchor_start, anchor_end, anchor_status, anchor_revision, search)
+                                      anchor_start, anchor_end, anchor_status, search)
         SELECT $1, u.id, u.article_id, u.body, ARRAY(SELECT jsonb_array_elements_text(u.tags::jsonb)), u.motivation, u.author,
-               u.target::jsonb, u.created_revision, u.anchor_start, u.anchor_end, u.anchor_status, u.anchor_revision,
+               u.target::jsonb, u.created_revision, u.anchor_start, u.anchor_end, u.anchor_status,
                to_tsvector('simple', u.doc)
           FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::int8[],
-                      $10::int8[], $11::int8[], $12::text[], $13::int8[], $14::text[])
+                      $10::int8[], $11::int8[], $12::text[], $13::text[])
                AS u(id, article_id, body, tags, motivation, author, target, created_revision, anchor_start, anchor_end,
-                    anchor_status, anchor_revision, doc)
+                    anchor_status, doc)
         ON CONFLICT (generation, id) DO UPDATE SET
             body = excluded.body, tags = excluded.tags, anchor_start = excluded.anchor_start, anchor_end = excluded.anchor_end,
-            anchor_status = excluded.anchor_status, anchor_revision = excluded.anchor_revision, search = excluded.search
+            anchor_status = excluded.anchor_status, search = excluded.search
         """
 
     static let copyRevisionsSQL = """
@@ -72,7 +72,7 @@ enum ProjectionWriter {
                     generation, articles.map(\.id), articles.map(\.slug), articles.map(\.title), articles.map(\.language), articles.map(\.text),
                     articles.map { $0.revision }, articles.map(\.createdAt), articles.map(\.updatedAt), articles.map(\.archived),
                     articles.map { JSONText.encode($0.authors) ?? "[]" }, PostgresNullableArray(articles.map(\.source)),
-                    articles.map { SearchText.document($0.title + " " + $0.text) },
+                    articles.map { SearchText.document($0.title + " " + $0.text) }, articles.map(\.lastEditRevision),
                 ]))
         }
         if !changes.revisions.isEmpty {
@@ -105,7 +105,7 @@ enum ProjectionWriter {
                 generation, annotations.map(\.id), annotations.map(\.articleId), annotations.map(\.body),
                 annotations.map { JSONText.encode($0.tags) ?? "[]" }, annotations.map(\.motivation), PostgresNullableArray(annotations.map(\.author)),
                 annotations.map { JSONText.encode($0.target) ?? "{}" }, annotations.map(\.createdRevision), annotations.map(\.anchor.start),
-                annotations.map(\.anchor.end), annotations.map(\.anchor.status.rawValue), annotations.map(\.anchor.revision),
+                annotations.map(\.anchor.end), annotations.map(\.anchor.status.rawValue),
                 annotations.map { SearchText.document($0.body + " " + $0.tags.joined(separator: " ")) },
             ]))
         }

@@ -18,6 +18,9 @@ public final class Projector: Sendable {
     public struct Configuration: Sendable {
         /// Most events per batch (one transaction).
         public var batchSize = 1000
+        /// Most events per transaction while rebuilding (larger: fewer upserts of the same
+        /// article; each transaction still ends within about a second).
+        public var rebuildBatchSize = 5000
         /// How often a standby tries to take the lock.
         public var standbyPollInterval: Duration = .milliseconds(500)
         /// Articles whose history is kept in memory.
@@ -219,7 +222,7 @@ public final class Projector: Sendable {
         var annotations: [UUID: [ProjectionEngine.AnnotationEntry]] = [:]
         for row in try await pool.query("""
             SELECT id, article_id, body, array_to_json(tags)::text, motivation, author, target::text, created_revision,
-                   anchor_start, anchor_end, anchor_status, anchor_revision
+                   anchor_start, anchor_end, anchor_status, created_revision
               FROM proj_annotations WHERE generation = \(generation) AND article_id = ANY(\(ids))
             """)
         {
@@ -288,7 +291,7 @@ public final class Projector: Sendable {
         var engine = ProjectionEngine(generation: generation, cursor: .start, complete: true, maxCachedArticles: configuration.maxCachedArticles, logger: logger)
         var applied = 0
         var attempts = 0
-        let batchSize = configuration.batchSize
+        let batchSize = configuration.rebuildBatchSize
         do {
             var page = try await store.readPage(after: .start, limit: batchSize)
             while true {

@@ -141,7 +141,9 @@ public struct ReadModels: Sendable {
     public func annotations(articleId: UUID, status: Anchor.Status? = nil) async throws -> [AnnotationView]? {
         let rows = try await pool.query("""
             SELECT a.id, a.article_id, a.body, array_to_json(a.tags)::text, a.motivation, a.author, a.target::text,
-                   a.anchor_start, a.anchor_end, a.anchor_status, a.anchor_revision, true
+                   a.anchor_start, a.anchor_end, a.anchor_status,
+                   greatest(a.created_revision, (SELECT last_edit_revision FROM proj_articles p WHERE p.generation = a.generation AND p.id = a.article_id)),
+                   true
               FROM proj_annotations a
              WHERE a.generation = \(unescaped: Self.active) AND a.article_id = \(articleId)
                AND (\(status?.rawValue)::text IS NULL OR a.anchor_status = \(status?.rawValue))

@@ -30,6 +30,7 @@ struct ProjectorFixture {
     func projector(batchSize: Int = 100) -> Projector {
         var configuration = Projector.Configuration()
         configuration.batchSize = batchSize
+        configuration.rebuildBatchSize = batchSize
         configuration.standbyPollInterval = .milliseconds(100)
         var logger = Logger(label: "test.projector")
         logger.logLevel = .warning
@@ -62,10 +63,10 @@ struct ProjectorFixture {
         var lines: [String] = []
         let active = "(SELECT active_generation FROM folio_projections WHERE name = 'articles')"
         for (table, columns) in [
-            ("proj_articles", "id, slug, title, language, text, revision, created_at, updated_at, archived, authors, source, search"),
+            ("proj_articles", "id, slug, title, language, text, revision, last_edit_revision, created_at, updated_at, archived, authors, source, search"),
             ("proj_article_revisions", "article_id, revision, event_type, author, recorded_at, summary, inserted, deleted, data, applied_ops"),
             ("proj_article_snapshots", "article_id, revision, slug, title, language, text, archived, updated_at, source"),
-            ("proj_annotations", "id, article_id, body, tags, motivation, author, target, created_revision, anchor_start, anchor_end, anchor_status, anchor_revision, search"),
+            ("proj_annotations", "id, article_id, body, tags, motivation, author, target, created_revision, anchor_start, anchor_end, anchor_status, search"),
         ] {
             let rows = try await admin.query(PostgresQuery(unsafeSQL: "SELECT \(table)::text FROM (SELECT \(columns) FROM \(table) WHERE generation = \(active)) AS \(table)"))
             for row in rows { lines.append(table + " " + (try row.decode(String.self, at: 0))) }
