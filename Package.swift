@@ -68,12 +68,24 @@ let package = Package(
             name: "FolioCore",
             swiftSettings: strictSettings
         ),
+        // The projector: read models folded from the log, checkpoints, rebuilds without downtime.
+        .target(
+            name: "FolioProjector",
+            dependencies: [
+                "LibPQ",
+                "FolioCore",
+                "FolioStore",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // The HTTP server.
         .target(
             name: "FolioServer",
             dependencies: [
                 "LibPQ",
                 "FolioCore",
+                "FolioProjector",
                 "FolioStore",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -106,6 +118,7 @@ let package = Package(
                 "FolioServer",
                 "FolioClient",
                 "FolioCore",
+                "FolioProjector",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -120,6 +133,7 @@ let package = Package(
                 "EmbeddedPostgres",
                 "FolioStore",
                 "FolioServer",
+                "FolioProjector",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -156,6 +170,14 @@ let package = Package(
                 "FolioServer", "FolioStore", "LibPQ", "FolioTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "FolioProjectorTests",
+            dependencies: [
+                "FolioProjector", "FolioCore", "FolioStore", "LibPQ", "FolioTestSupport",
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),

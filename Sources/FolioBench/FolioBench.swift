@@ -31,7 +31,10 @@ struct FolioBench: AsyncParsableCommand {
     @Flag(name: .customLong("single-only"), help: "Only the single-connection INSERT comparison.")
     var singleOnly = false
 
-    @Option(help: "What to measure: wrapper (the libpq wrapper), store (the event store) or core (the domain core, no database).")
+    @Option(name: .customLong("projector-batch"), help: "Events per transaction in the projector rebuild measurement.")
+    var projectorBatch: Int = 5000
+
+    @Option(help: "What to measure: wrapper (the libpq wrapper), store (the event store), projector (rebuild; --catch-up-events sets the log size) or core (the domain core, no database).")
     var suite: String = "wrapper"
 
     @Option(name: .customLong("catch-up-events"), help: "Events in the log for the store's catch-up measurement.")
@@ -62,6 +65,11 @@ struct FolioBench: AsyncParsableCommand {
         defer { try? cluster?.stop() }
         if suite == "server" {
             let report = try await ServerBench(url: url, seconds: seconds, catchUpEvents: catchUpEvents).run()
+            print(report.markdown(seconds: seconds))
+            return
+        }
+        if suite == "projector" {
+            let report = try await ProjectorBench(url: url, events: catchUpEvents, batchSize: projectorBatch).run()
             print(report.markdown(seconds: seconds))
             return
         }

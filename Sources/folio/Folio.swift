@@ -10,7 +10,7 @@ struct Folio: AsyncParsableCommand {
         commandName: "folio",
         abstract: "Offline-first, event-sourced sync of articles and annotations.",
         subcommands: [
-            ServeCommand.self, MigrateCommand.self, StoreCommand.self, TokensCommand.self,
+            ServeCommand.self, MigrateCommand.self, StoreCommand.self, TokensCommand.self, ProjectionsCommand.self,
             ClientLoginCommand.self, ClientImportCommand.self, ClientListCommand.self, ClientShowCommand.self, ClientEditCommand.self,
             ClientAnnotateCommand.self, ClientAnnotationsCommand.self, ClientLogCommand.self, ClientDiffCommand.self,
             ClientStatusCommand.self, ClientSyncCommand.self,

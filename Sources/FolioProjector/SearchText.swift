@@ -1,0 +1,38 @@
+import FolioCore
+import Foundation
+
+/// What PostgreSQL full text search (`simple` configuration) is given for Hindi and English.
+///
+/// The cluster may run with the C locale, where PostgreSQL's parser treats every non-ASCII
+/// character as a letter: `खाया।` would be one token with its danda, and `फल—` one with its
+/// dash. So the document and the query are prepared here the same way: NFC, lower-cased, and
+/// every scalar that is not a letter, a combining mark (vowel signs, nukta, virama) or a digit
+/// turned into a space. Words then match whatever the locale (docs/projector.md, "Search").
+public enum SearchText {
+    /// The text to give `to_tsvector('simple', …)` or `plainto_tsquery('simple', …)`.
+    public static func document(_ text: String) -> String {
+        var scalars = String.UnicodeScalarView()
+        var lastWasSpace = true
+        for scalar in text.nfc.lowercased().unicodeScalars {
+            let keep: Bool
+            switch scalar.properties.generalCategory {
+            case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter,
+                .nonspacingMark, .spacingMark, .enclosingMark, .decimalNumber, .letterNumber, .otherNumber:
+                keep = true
+            case .format:
+                // ZWJ and ZWNJ shape Indic conjuncts; inside a word they belong to it.
+                keep = scalar.value == 0x200C || scalar.value == 0x200D
+            default:
+                keep = false
+            }
+            if keep {
+                scalars.append(scalar)
+                lastWasSpace = false
+            } else if !lastWasSpace {
+                scalars.append(" ")
+                lastWasSpace = true
+            }
+        }
+        return String(scalars)
+    }
+}
