@@ -167,7 +167,7 @@ let package = Package(
         .testTarget(
             name: "FolioServerTests",
             dependencies: [
-                "FolioServer", "FolioStore", "LibPQ", "FolioTestSupport",
+                "FolioServer", "FolioStore", "FolioProjector", "FolioCore", "LibPQ", "FolioTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

@@ -1,3 +1,4 @@
+import FolioProjector
 import FolioStore
 import Hummingbird
 import LibPQ
@@ -13,6 +14,8 @@ public struct FolioServer: Sendable {
     public let migrations: [Migration]
     /// The event store, started by the caller (its epoch check runs at start, G6).
     public let store: EventStore?
+    /// The projector this process runs (nil: `--no-projector`, another process runs it).
+    public let projector: Projector?
     public let metrics: ServerMetrics
     public let authenticator: Authenticator
     public let liveStreams = LiveStreams()
@@ -22,8 +25,9 @@ public struct FolioServer: Sendable {
 
     public init(
         configuration: ServerConfiguration, pool: ConnectionPool, migrations: [Migration], store: EventStore? = nil,
-        metrics: ServerMetrics = ServerMetrics(), logger: Logger
+        projector: Projector? = nil, metrics: ServerMetrics = ServerMetrics(), logger: Logger
     ) {
+        self.projector = projector
         self.configuration = configuration
         self.pool = pool
         self.migrations = migrations
@@ -40,7 +44,8 @@ public struct FolioServer: Sendable {
         let router = Router()
         router.add(middleware: DatabaseErrorMiddleware())
         HealthRoutes(pool: pool, migrations: migrations, store: store).register(on: router)
-        MetricsRoutes(metrics: metrics, store: store, pool: pool, liveStreams: liveStreams).register(on: router)
+        MetricsRoutes(metrics: metrics, store: store, pool: pool, liveStreams: liveStreams, projector: projector).register(on: router)
+        ReadRoutes(reads: ReadModels(pool: pool), authenticator: authenticator).register(on: router)
         SyncRoutes(store: store, authenticator: authenticator, configuration: configuration, liveStreams: liveStreams, tail: tail)
             .register(on: router)
         AppendRoutes(
@@ -70,7 +75,7 @@ public struct FolioServer: Sendable {
     ) -> ServiceGroup {
         let application = makeApplication(onListening: onListening)
         var services: [any Service] = [application]
-        if let store { services.append(StoreStartService(store: store, liveStreams: liveStreams, tail: tail, logger: logger)) }
+        if let store { services.append(StoreStartService(store: store, liveStreams: liveStreams, tail: tail, projector: projector, logger: logger)) }
         return ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: shutdownSignals, logger: logger))
     }
 }
@@ -83,6 +88,7 @@ struct StoreStartService: Service {
     let store: EventStore
     let liveStreams: LiveStreams
     let tail: LiveTail?
+    let projector: Projector?
     let logger: Logger
     var retryInterval: Duration = .seconds(1)
 
@@ -101,10 +107,21 @@ struct StoreStartService: Service {
             }
         }
         let following = Task { await tail?.run() }
+        let projecting = Task { [projector, logger] in
+            guard let projector else { return }
+            do {
+                try await projector.run()
+            } catch is CancellationError {
+            } catch {
+                logger.error("projector stopped", metadata: ["error": "\(error)"])
+            }
+        }
         try? await gracefulShutdown()
         liveStreams.shutDown()
         following.cancel()
+        projecting.cancel()
         await following.value
+        await projecting.value
         await store.stop()
     }
 }

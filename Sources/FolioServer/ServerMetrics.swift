@@ -1,3 +1,4 @@
+import FolioProjector
 import FolioStore
 import Foundation
 import Hummingbird
@@ -30,6 +31,9 @@ public final class ServerMetrics: Sendable {
     let liveStreams: Gauge
     let postedEvents: [AppendResult.Status: Counter]
     let refusedBatches: Counter
+    let projectorLagEvents: Gauge
+    let projectorLagSeconds: Gauge
+    let projectorActive: Gauge
 
     /// Group-commit totals already turned into counter increments.
     private let reportedCommits = Mutex(CommitStatistics())
@@ -56,12 +60,22 @@ public final class ServerMetrics: Sendable {
                 labels: [("status", status.rawValue)])
         }
         postedEvents = byStatus
+        projectorLagEvents = gauge(registry, "folio_projector_lag_events", help: "Events in the log not yet in the read model.")
+        projectorLagSeconds = gauge(registry, "folio_projector_lag_seconds", help: "Age of the oldest event not yet in the read model.")
+        projectorActive = gauge(registry, "folio_projector_active", help: "1 when this process's projector is the active one (0: standby, stopped or rebuilding).")
         refusedBatches = counter(registry, "folio_api_refused_batches_total", help: "Batches refused as a whole (malformed, invalid, forbidden, conflicting).")
         poolMax = gauge(registry, "folio_pool_connections_max", help: "Most connections the pool opens.")
     }
 
     /// Reads the store's and pool's values, then renders every metric in Prometheus' text format.
-    public func render(store: EventStore?, pool: ConnectionPool, liveStreams: LiveStreams? = nil) async -> String {
+    public func render(store: EventStore?, pool: ConnectionPool, liveStreams: LiveStreams? = nil, projector: Projector? = nil) async -> String {
+        let statuses: [ProjectionStatus]?
+        if let projector { statuses = try? await projector.status() } else { statuses = try? await Projector.status(pool: pool) }
+        if let status = statuses?.first {
+            projectorLagEvents.set(to: Double(status.lagEvents))
+            projectorLagSeconds.set(to: status.lagSeconds)
+            projectorActive.set(to: status.state == .active ? 1 : 0)
+        }
         if let liveStreams { self.liveStreams.set(to: Double(liveStreams.open)) }
         let pooled = pool.statistics
         poolOpen.set(to: Double(pooled.open))
@@ -117,10 +131,11 @@ struct MetricsRoutes: Sendable {
     let store: EventStore?
     let pool: ConnectionPool
     let liveStreams: LiveStreams
+    let projector: Projector?
 
     func register(on router: Router<BasicRequestContext>) {
         router.get("/metrics") { _, _ in
-            let text = await metrics.render(store: store, pool: pool, liveStreams: liveStreams)
+            let text = await metrics.render(store: store, pool: pool, liveStreams: liveStreams, projector: projector)
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(string: text)))

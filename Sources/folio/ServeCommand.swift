@@ -1,5 +1,6 @@
 import ArgumentParser
 import EmbeddedPostgres
+import FolioProjector
 import FolioServer
 import FolioStore
 import Foundation
@@ -10,7 +11,7 @@ import Logging
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Run the HTTP server.",
+        abstract: "Run the HTTP server and the projector.",
         discussion: """
             Without FOLIO_DATABASE_URL (or --database-url), starts an embedded PostgreSQL cluster \
             under --embedded-dir (default .folio/pg), migrates it and serves from it; the cluster \
@@ -39,6 +40,9 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("pool-size"), help: "Most PostgreSQL connections (default: FOLIO_POOL_SIZE or 20).")
     var poolSize: Int?
+
+    @Flag(inversion: .prefixedNo, help: "Run the projector in this process (default: on; FOLIO_PROJECTOR=off turns it off). With several servers, one runs it and the others stand by.")
+    var projector: Bool?
 
     @Flag(inversion: .prefixedNo, help: "Apply pending migrations at start (default: on for the embedded cluster, off otherwise).")
     var migrate: Bool?
@@ -100,7 +104,10 @@ struct ServeCommand: AsyncParsableCommand {
                 maxConnections: size,
                 onConnect: { connection in try StoreSession.configure(connection) }))
             let store = EventStore(pool: pool, logger: Logger(label: "folio.store"))
-            let server = FolioServer(configuration: settings, pool: pool, migrations: migrations, store: store, logger: logger)
+            let runProjector = projector ?? !["off", "false", "0", "no"].contains(environment("FOLIO_PROJECTOR")?.lowercased() ?? "")
+            let projection = runProjector ? Projector(pool: pool, store: store, logger: Logger(label: "folio.projector")) : nil
+            let server = FolioServer(
+                configuration: settings, pool: pool, migrations: migrations, store: store, projector: projection, logger: logger)
             let host = settings.host
             try await server.run { port in
                 say("folio: listening on http://\(host.contains(":") ? "[\(host)]" : host):\(port)")

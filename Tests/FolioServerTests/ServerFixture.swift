@@ -1,3 +1,4 @@
+import FolioProjector
 import FolioServer
 import FolioStore
 import FolioTestSupport
@@ -22,7 +23,9 @@ struct ServerFixture {
     private let group: ServiceGroup
     private let task: Task<Void, any Error>
 
-    static func make(_ label: String = "server", configure: (inout ServerConfiguration) -> Void = { _ in }) async throws -> ServerFixture {
+    static func make(
+        _ label: String = "server", projector runsProjector: Bool = false, configure: (inout ServerConfiguration) -> Void = { _ in }
+    ) async throws -> ServerFixture {
         let url = try await TestPostgres.freshDatabase(label, cluster: cluster)
         let admin = ConnectionPool(configuration: .init(connection: TestPostgres.configuration(url), maxConnections: 4))
         try await Migrator(pool: admin, migrations: try MigrationSource.load(from: Repository.migrations)).up()
@@ -39,7 +42,7 @@ struct ServerFixture {
         logger.logLevel = .warning
         let server = FolioServer(
             configuration: configuration, pool: pool, migrations: try MigrationSource.load(from: Repository.migrations), store: store,
-            logger: logger)
+            projector: runsProjector ? Projector(pool: pool, store: store, logger: logger) : nil, logger: logger)
         let port = Mutex<Int?>(nil)
         let group = server.makeServiceGroup(shutdownSignals: []) { bound in port.withLock { $0 = bound } }
         let task = Task { try await group.run() }
