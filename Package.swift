@@ -189,7 +189,7 @@ let package = Package(
         .testTarget(
             name: "FolioClientTests",
             dependencies: [
-                "FolioClient", "FolioCore", "FolioServer", "FolioStore", "LibPQ", "FolioTestSupport",
+                "FolioClient", "FolioCore", "FolioServer", "FolioStore", "FolioProjector", "LibPQ", "FolioTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

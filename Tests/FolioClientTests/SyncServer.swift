@@ -1,3 +1,4 @@
+import FolioProjector
 import FolioServer
 import FolioStore
 import FolioTestSupport
@@ -32,7 +33,8 @@ struct SyncServer {
         logger.logLevel = .warning
         let server = FolioServer(
             configuration: ServerConfiguration(host: "127.0.0.1", port: 0), pool: pool,
-            migrations: try MigrationSource.load(from: Repository.migrations), store: store, logger: logger)
+            migrations: try MigrationSource.load(from: Repository.migrations), store: store,
+            projector: Projector(pool: pool, store: store, logger: logger), logger: logger)
         let port = Mutex<Int?>(nil)
         let group = server.makeServiceGroup(shutdownSignals: []) { bound in port.withLock { $0 = bound } }
         let task = Task { try await group.run() }
@@ -51,6 +53,24 @@ struct SyncServer {
         _ = await task.result
         await pool.close()
         await admin.close()
+    }
+
+    /// The server's read model of an article in `SyncTests.snapshot`'s form, once the
+    /// projector has reached `revision`.
+    func readModelSnapshot(_ slug: String, revision: Int) async throws -> String {
+        let headers = ["Authorization": "Bearer \(tokens[.reader]!)"]
+        var article: [String: Any] = [:]
+        for _ in 0..<100 {
+            article = try await HTTP.get("\(base)/v1/articles/\(slug)", headers: headers).json()
+            if article["revision"] as? Int == revision { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let body = try await HTTP.get("\(base)/v1/articles/\(slug)/annotations", headers: headers).body
+        let annotations = ((try JSONSerialization.jsonObject(with: body)) as? [[String: Any]] ?? []).map { annotation -> String in
+            let anchor = annotation["anchor"] as? [String: Any] ?? [:]
+            return "\(annotation["id"] ?? "") \(annotation["body"] ?? "") \(anchor["start"] ?? "")-\(anchor["end"] ?? "") \(anchor["status"] ?? "")"
+        }.sorted()
+        return "r\(article["revision"] ?? "") \(article["title"] ?? "")\n\(article["text"] ?? "")\n" + annotations.joined(separator: "\n")
     }
 
     /// Events in the server's log.

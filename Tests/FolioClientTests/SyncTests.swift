@@ -58,6 +58,9 @@ struct SyncTests {
         #expect(expected.contains("क्षेत्र"))
         #expect(expected.contains("🚕"))
         #expect(expected.contains("बहुत धीमा"))
+        // The server's read models (the projector, same core code) show the same.
+        let revision = try #require(try await fresh.object(["show", "barish"])["revision"] as? Int)
+        #expect(try await server.readModelSnapshot("barish", revision: revision) == expected)
 
         // The second to push its edit of भारी lost: one conflict, listed by status, on that machine only.
         let loser = reversed ? a : b
