@@ -10,7 +10,8 @@ import Synchronization
 public final class Authenticator: Sendable {
     public let tokens: TokenStore
     public let cacheLifetime: Duration
-    private let cache = Mutex([String: (identity: Identity?, until: ContinuousClock.Instant)]())
+    /// Keyed by the token's SHA-256 (never the token itself).
+    private let cache = Mutex([[UInt8]: (identity: Identity?, until: ContinuousClock.Instant)]())
 
     public init(tokens: TokenStore, cacheLifetime: Duration = .seconds(2)) {
         self.tokens = tokens
@@ -27,7 +28,7 @@ public final class Authenticator: Sendable {
             throw APIError(status: .unauthorized, code: "unauthorized", message: "the Authorization header must be Bearer <token>")
         }
         let token = parts[1].trimmingCharacters(in: .whitespaces)
-        let key = TokenStore.hash(token).bytes.map { String(format: "%02x", $0) }.joined()
+        let key = TokenStore.hash(token).bytes
         let now = ContinuousClock.now
         let cached = cache.withLock { cache in cache[key].flatMap { $0.until > now ? $0 : nil } }
         let identity: Identity?
