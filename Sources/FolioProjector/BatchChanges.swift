@@ -80,7 +80,7 @@ struct RevisionRow: Sendable {
             inserted = size.inserted
             deleted = size.deleted
         }
-        data = (try? item.event.jsonText()) ?? "{}"
+        data = item.data
         appliedOps = applied?.jsonText
     }
 }

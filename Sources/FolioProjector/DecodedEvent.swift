@@ -15,6 +15,9 @@ struct DecodedEvent: Sendable {
     var recordedAt: Date
     /// `metadata.author`.
     var author: String?
+    /// The event's data as the log holds it (JSON): what the revision row stores, so the
+    /// fold need not encode the event again.
+    var data: String
 
     private struct Metadata: Decodable {
         var author: String?
@@ -34,6 +37,6 @@ struct DecodedEvent: Sendable {
         let author = try? JSONDecoder().decode(Metadata.self, from: Data(recorded.metadata.utf8)).author
         return DecodedEvent(
             event: event, id: recorded.id, type: recorded.type, revision: recorded.revision, position: recorded.position,
-            cursor: recorded.cursor, recordedAt: recorded.recordedAt, author: author ?? nil)
+            cursor: recorded.cursor, recordedAt: recorded.recordedAt, author: author ?? nil, data: recorded.data)
     }
 }

@@ -46,12 +46,21 @@ struct ProjectionEngine {
     private(set) var complete: Bool
     /// The checkpoint: the cursor of the last event folded.
     var cursor: StoreCursor
+    /// Rebuild mode: an article's row is written when asked (``fold(_:flushArticles:)``,
+    /// ``takeDirtyArticles()``) or before it leaves memory, not after every batch that touches
+    /// it. Only for a `building` generation: nobody reads it and nobody resumes it (a crashed
+    /// rebuild is abandoned), so its `proj_articles` rows may lag its checkpoint until the
+    /// rebuild flushes them, which it does before the swap.
+    let deferArticleRows: Bool
+    /// Articles changed since their row was last written (rebuild mode).
+    private(set) var dirtyArticles = Set<UUID>()
 
-    init(generation: Int64, cursor: StoreCursor, complete: Bool, maxCachedArticles: Int = 50_000, logger: Logger) {
+    init(generation: Int64, cursor: StoreCursor, complete: Bool, maxCachedArticles: Int = 50_000, deferArticleRows: Bool = false, logger: Logger) {
         self.generation = generation
         self.cursor = cursor
         self.complete = complete
         self.maxCachedArticles = maxCachedArticles
+        self.deferArticleRows = deferArticleRows
         self.logger = logger
     }
 
@@ -118,7 +127,11 @@ struct ProjectionEngine {
     /// Folds a batch and returns the rows it changes. Events that cannot be folded (a bad
     /// event in the log, an `ArticleEdited` the merge rule refuses) are logged and kept as
     /// revisions that change nothing, so revision numbers stay those of the log.
-    mutating func fold(_ events: [DecodedEvent]) -> BatchChanges {
+    ///
+    /// In rebuild mode (``deferArticleRows``) the article rows are in the changes only with
+    /// `flushArticles` or when articles are about to be dropped from memory; then they are
+    /// those of every article changed since its last row.
+    mutating func fold(_ events: [DecodedEvent], flushArticles: Bool = false) -> BatchChanges {
         var changes = BatchChanges(generation: generation)
         var touchedArticles = Set<UUID>(), touchedAnnotations = Set<UUID>()
         for item in events {
@@ -128,9 +141,15 @@ struct ProjectionEngine {
         }
         changes.events = events.count
         changes.cursor = cursor
-        for id in touchedArticles {
-            guard let entry = articles[id] else { continue }
-            changes.articles.append(ArticleRow(entry))
+        if deferArticleRows {
+            dirtyArticles.formUnion(touchedArticles)
+            // Rows of articles about to be dropped must be written: a reload reads their revision.
+            if flushArticles || articles.count > maxCachedArticles { changes.articles = takeDirtyArticles() }
+        } else {
+            for id in touchedArticles {
+                guard let entry = articles[id] else { continue }
+                changes.articles.append(ArticleRow(entry))
+            }
         }
         for id in touchedAnnotations {
             guard let articleId = annotationArticle[id], let entry = articles[articleId]?.annotations?[id] else { continue }
@@ -259,6 +278,19 @@ struct ProjectionEngine {
         case .articleCreated(let created): return "created: \(created.title)"
         default: return event.type
         }
+    }
+
+    /// The rows of every article changed since its row was last written (rebuild mode), and
+    /// forgets that they changed.
+    mutating func takeDirtyArticles() -> [ArticleRow] {
+        var rows: [ArticleRow] = []
+        rows.reserveCapacity(dirtyArticles.count)
+        for id in dirtyArticles {
+            guard let entry = articles[id] else { continue }
+            rows.append(ArticleRow(entry))
+        }
+        dirtyArticles.removeAll()
+        return rows
     }
 
     private mutating func evictIfNeeded() {

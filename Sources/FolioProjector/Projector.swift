@@ -185,24 +185,41 @@ public final class Projector: Sendable {
 
     /// Folds `batch` into `engine` and commits its rows with the checkpoint. On error the
     /// engine may be ahead of the database: drop it.
-    func apply(_ batch: [RecordedEvent], to engine: inout ProjectionEngine) async throws {
+    ///
+    /// `flushArticles`: in rebuild mode, also write the rows of every article changed since
+    /// its last row (``ProjectionEngine/deferArticleRows``).
+    func apply(_ batch: [RecordedEvent], to engine: inout ProjectionEngine, flushArticles: Bool = false) async throws {
         guard let last = batch.last else { return }
         let decoded = batch.compactMap { DecodedEvent.decode($0, logger: logger) }
         try await loadMissing(for: decoded, into: &engine)
         let expected = engine.cursor
-        var changes = engine.fold(decoded)
+        var changes = engine.fold(decoded, flushArticles: flushArticles)
         engine.cursor = last.cursor
         changes.cursor = last.cursor
         changes.events = batch.count
+        try await write(changes, expected: expected)
+    }
+
+    /// Writes `changes` with the checkpoint in one transaction.
+    private func write(_ changes: BatchChanges, expected: StoreCursor) async throws {
         let name = Self.name
         let hook = configuration.beforeCommit
-        let written = changes
         try await pool.withConnection { connection in
             try connection.transaction { connection in
-                try ProjectionWriter.write(written, name: name, expected: expected, on: connection)
-                hook?(written.events)
+                try ProjectionWriter.write(changes, name: name, expected: expected, on: connection)
+                hook?(changes.events)
             }
         }
+    }
+
+    /// Rebuild mode: writes the rows of the articles changed since their last row, with the
+    /// checkpoint where it is (no events).
+    private func flushArticles(of engine: inout ProjectionEngine) async throws {
+        guard !engine.dirtyArticles.isEmpty else { return }
+        var changes = BatchChanges(generation: engine.generation)
+        changes.cursor = engine.cursor
+        changes.articles = engine.takeDirtyArticles()
+        try await write(changes, expected: engine.cursor)
     }
 
     /// Loads into `engine` the articles (history from the log, up to the read model's
@@ -288,7 +305,9 @@ public final class Projector: Sendable {
             """)
         let total = try await pool.query("SELECT count(*) FROM events").scalar(Int.self)
         let started = ContinuousClock.now
-        var engine = ProjectionEngine(generation: generation, cursor: .start, complete: true, maxCachedArticles: configuration.maxCachedArticles, logger: logger)
+        var engine = ProjectionEngine(
+            generation: generation, cursor: .start, complete: true, maxCachedArticles: configuration.maxCachedArticles, deferArticleRows: true,
+            logger: logger)
         var applied = 0
         var attempts = 0
         let batchSize = configuration.rebuildBatchSize
@@ -297,6 +316,7 @@ public final class Projector: Sendable {
             while true {
                 let events = page.events
                 if events.isEmpty && page.isComplete {
+                    try await flushArticles(of: &engine)
                     if let previous = try await swap(to: generation, at: engine.cursor) {
                         let elapsed = ContinuousClock.now - started
                         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
@@ -316,7 +336,9 @@ public final class Projector: Sendable {
                 let after = events.last?.cursor ?? engine.cursor
                 let store = self.store
                 async let next = store.readPage(after: after, limit: batchSize)
-                try await apply(events, to: &engine)
+                // Article rows are written once the log is caught up (or before articles
+                // leave memory), not once per batch that touches them.
+                try await apply(events, to: &engine, flushArticles: page.isComplete)
                 applied += events.count
                 progress?(RebuildProgress(name: Self.name, generation: generation, events: applied, total: total, elapsed: ContinuousClock.now - started))
                 page = try await next
