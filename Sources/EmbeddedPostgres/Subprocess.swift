@@ -43,17 +43,21 @@ public enum Subprocess {
         return Outcome(status: status, output: text)
     }
 
-    /// Starts `executable` with stdin from /dev/null and stdout/stderr on the given
-    /// descriptors; `closeInChild` are closed in the child (e.g. the read ends of pipes).
+    /// Starts `executable` with stdin from `stdin` (nil: /dev/null) and stdout/stderr on the
+    /// given descriptors; `closeInChild` are closed in the child (e.g. the read ends of pipes).
     /// The child starts with no blocked signals and default handlers.
     public static func spawn(
         _ executable: String, _ arguments: [String], environment: [String: String],
-        stdout: Int32, stderr: Int32, closeInChild: [Int32] = []
+        stdout: Int32, stderr: Int32, stdin: Int32? = nil, closeInChild: [Int32] = []
     ) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        if let stdin {
+            posix_spawn_file_actions_adddup2(&actions, stdin, 0)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        }
         posix_spawn_file_actions_adddup2(&actions, stdout, 1)
         posix_spawn_file_actions_adddup2(&actions, stderr, 2)
         for descriptor in closeInChild { posix_spawn_file_actions_addclose(&actions, descriptor) }

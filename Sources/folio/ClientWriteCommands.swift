@@ -1,4 +1,5 @@
 import ArgumentParser
+import EmbeddedPostgres
 import FolioClient
 import FolioCore
 import Foundation
@@ -106,17 +107,19 @@ struct ClientEditCommand: AsyncParsableCommand {
             throw ClientError.storage("cannot write \(file.path): \(error.localizedDescription)")
         }
         defer { try? FileManager.default.removeItem(at: file) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", "\(editor) \"$1\"", "folio-editor", file.path]
+        // posix_spawn and waitpid, with the terminal as stdin/stdout/stderr: Foundation's
+        // Process was seen to report an exit before the editor had written the file.
+        let status: Int32
         do {
-            try process.run()
+            let pid = try Subprocess.spawn(
+                "/bin/sh", ["-c", "\(editor) \"$1\"", "folio-editor", file.path], environment: environment,
+                stdout: 1, stderr: 2, stdin: 0)
+            status = try Subprocess.waitForExit(pid)
         } catch {
-            throw ClientError.usage("cannot start the editor \(editor): \(error.localizedDescription)")
+            throw ClientError.usage("cannot start the editor \(editor): \(error)")
         }
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw ClientError.badInput("the editor \(editor) exited with \(process.terminationStatus); nothing changed")
+        guard status == 0 else {
+            throw ClientError.badInput("the editor \(editor) exited with \(status); nothing changed")
         }
         guard var edited = try? String(contentsOf: file, encoding: .utf8) else {
             throw ClientError.badInput("the edited file is not UTF-8 text")
