@@ -134,6 +134,7 @@ let package = Package(
                 "FolioStore",
                 "FolioServer",
                 "FolioProjector",
+                "FolioClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

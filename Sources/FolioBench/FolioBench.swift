@@ -34,11 +34,14 @@ struct FolioBench: AsyncParsableCommand {
     @Option(name: .customLong("projector-batch"), help: "Events per transaction in the projector rebuild measurement.")
     var projectorBatch: Int = 5000
 
-    @Option(help: "What to measure: wrapper (the libpq wrapper), store (the event store), projector (rebuild; --catch-up-events sets the log size) or core (the domain core, no database).")
+    @Option(help: "What to measure: wrapper (the libpq wrapper), store (the event store), server (the HTTP server), client (a fresh client's full pull; --client-events sets the log size), projector (rebuild; --catch-up-events sets the log size) or core (the domain core, no database).")
     var suite: String = "wrapper"
 
     @Option(name: .customLong("catch-up-events"), help: "Events in the log for the store's catch-up measurement.")
     var catchUpEvents: Int = 1_000_000
+
+    @Option(name: .customLong("client-events"), help: "Events in the log for the client's pull measurement (--suite client).")
+    var clientEvents: Int = 100_000
 
     func run() async throws {
         if suite == "core" {
@@ -65,6 +68,12 @@ struct FolioBench: AsyncParsableCommand {
         defer { try? cluster?.stop() }
         if suite == "server" {
             let report = try await ServerBench(url: url, seconds: seconds, catchUpEvents: catchUpEvents).run()
+            print(report.markdown(seconds: seconds))
+            return
+        }
+        if suite == "client" {
+            let homes = URL(fileURLWithPath: clusterDirectory + "-homes")
+            let report = try await ClientBench(url: url, events: clientEvents, rounds: rounds, homeRoot: homes).run()
             print(report.markdown(seconds: seconds))
             return
         }

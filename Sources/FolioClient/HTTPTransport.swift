@@ -151,12 +151,8 @@ struct LineSplitter {
             if newline > start { lines.append(pending[start..<newline]) }
             start = newline + 1
         }
-        if start > pending.startIndex {
-            let rest = Array(pending[start...])
-            let complete = lines.map { Array($0)[...] }
-            pending = rest
-            return complete
-        }
+        // The slices keep the old storage alive, so dropping the consumed part copies only the rest.
+        if start > pending.startIndex { pending = Array(pending[start...]) }
         return lines
     }
 }

@@ -124,6 +124,10 @@ public final class Replica: Sendable {
     /// article summaries, and settles outbox entries that came back: an event of this
     /// replica found in the log leaves the outbox; an `EditConflicted` naming one records
     /// the conflict and removes it. Returns how many events were new.
+    ///
+    /// Made for pages of thousands of events: prepared statements, the data decoded only for
+    /// the event types whose fields the summaries need, and each article's summary written
+    /// once per page.
     @discardableResult
     public func applyPulled(_ events: [StoredEvent], cursor: String?, durable: Bool = true) throws(ClientError) -> Int {
         try writeWithoutTransaction { db in
@@ -136,9 +140,12 @@ public final class Replica: Sendable {
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """)
                 let settle = try db.cachedStatement(sql: "DELETE FROM outbox WHERE eventId = ?")
+                // Usually empty on a big pull: only ids in it need a DELETE.
+                let outboxIds = Set(try String.fetchAll(db, sql: "SELECT eventId FROM outbox"))
+                var summaries = SummaryChanges()
                 for var event in events {
                     var fields: [String: Any] = [:]
-                    if event.type != "ArticleEdited" {
+                    if Self.summaryFieldTypes.contains(event.type) || event.articleId.isEmpty && event.type != "ArticleEdited" {
                         fields = (try? JSONSerialization.jsonObject(with: Data(event.data.utf8)) as? [String: Any]) ?? [:]
                     }
                     if event.articleId.isEmpty {
@@ -149,7 +156,8 @@ public final class Replica: Sendable {
                         } else if event.stream.hasPrefix("annotation-") {
                             let annotation = String(event.stream.dropFirst("annotation-".count))
                             event.articleId = try String.fetchOne(
-                                db, sql: "SELECT articleId FROM annotationArticles WHERE annotationId = ?", arguments: [annotation]) ?? ""
+                                db.cachedStatement(sql: "SELECT articleId FROM annotationArticles WHERE annotationId = ?"),
+                                arguments: [annotation]) ?? ""
                         }
                     }
                     try insert.execute(arguments: [
@@ -158,9 +166,10 @@ public final class Replica: Sendable {
                     ])
                     guard db.changesCount > 0 else { continue }
                     inserted += 1
-                    try settle.execute(arguments: [event.id])
-                    try Self.summarize(db, event, fields)
+                    if outboxIds.contains(event.id) { try settle.execute(arguments: [event.id]) }
+                    try Self.summarize(db, event, fields, &summaries)
                 }
+                try summaries.write(db)
                 if let cursor { try Self.setSetting(db, "cursor", cursor) }
                 return .commit
             }
@@ -168,31 +177,73 @@ public final class Replica: Sendable {
         }
     }
 
-    private static func summarize(_ db: Database, _ event: StoredEvent, _ fields: [String: Any]) throws {
+    /// Types whose data fields the summaries read.
+    private static let summaryFieldTypes: Set<String> = ["ArticleCreated", "ArticleRetitled", "EditConflicted"]
+
+    /// The `articles` rows a page changes, written once at its end: per article either a new
+    /// row (`ArticleCreated` in the page, later events folded in) or an update of the stored one.
+    private struct SummaryChanges {
+        struct Change {
+            /// slug, title, language, revision, updatedAt of an `ArticleCreated` in the page.
+            var created: (slug: String, title: String, language: String, revision: Int, updatedAt: String)?
+            var revision: Int?
+            var updatedAt: String?
+            var title: String?
+            var archived = false
+        }
+
+        var changes: [String: Change] = [:]
+
+        mutating func created(_ articleId: String, slug: String, title: String, language: String, revision: Int, updatedAt: String) {
+            // Like INSERT OR REPLACE: what came before in the page no longer counts.
+            changes[articleId] = Change(created: (slug, title, language, revision, updatedAt))
+        }
+
+        mutating func updated(_ articleId: String, revision: Int, updatedAt: String, title: String?, archived: Bool) {
+            var change = changes[articleId] ?? Change()
+            change.revision = max(change.revision ?? revision, revision)
+            change.updatedAt = updatedAt
+            if let title { change.title = title }
+            if archived { change.archived = true }
+            changes[articleId] = change
+        }
+
+        func write(_ db: Database) throws {
+            guard !changes.isEmpty else { return }
+            let insert = try db.cachedStatement(sql: """
+                INSERT OR REPLACE INTO articles(id, slug, title, language, revision, archived, updatedAt) VALUES (?, ?, ?, ?, ?, ?, ?)
+                """)
+            let update = try db.cachedStatement(sql: """
+                UPDATE articles SET revision = max(revision, ?), updatedAt = ?, title = coalesce(?, title), archived = max(archived, ?)
+                 WHERE id = ?
+                """)
+            for (articleId, change) in changes {
+                if let created = change.created {
+                    try insert.execute(arguments: [
+                        articleId, created.slug, change.title ?? created.title, created.language,
+                        max(created.revision, change.revision ?? created.revision), change.archived ? 1 : 0,
+                        change.updatedAt ?? created.updatedAt,
+                    ])
+                } else if let revision = change.revision, let updatedAt = change.updatedAt {
+                    try update.execute(arguments: [revision, updatedAt, change.title, change.archived ? 1 : 0, articleId])
+                }
+            }
+        }
+    }
+
+    private static func summarize(_ db: Database, _ event: StoredEvent, _ fields: [String: Any], _ summaries: inout SummaryChanges) throws {
         switch event.type {
         case "ArticleCreated":
-            try db.execute(
-                sql: """
-                    INSERT OR REPLACE INTO articles(id, slug, title, language, revision, archived, updatedAt)
-                    VALUES (?, ?, ?, ?, ?, 0, ?)
-                    """,
-                arguments: [event.articleId, fields["slug"] as? String ?? "", fields["title"] as? String ?? "", fields["language"] as? String ?? "",
-                            event.revision, event.recordedAt])
+            summaries.created(
+                event.articleId, slug: fields["slug"] as? String ?? "", title: fields["title"] as? String ?? "",
+                language: fields["language"] as? String ?? "", revision: event.revision, updatedAt: event.recordedAt)
         case "AnnotationAdded":
-            try db.execute(
-                sql: "INSERT OR REPLACE INTO annotationArticles(annotationId, articleId) VALUES (?, ?)",
-                arguments: [String(event.stream.dropFirst("annotation-".count)), event.articleId])
+            try db.cachedStatement(sql: "INSERT OR REPLACE INTO annotationArticles(annotationId, articleId) VALUES (?, ?)")
+                .execute(arguments: [String(event.stream.dropFirst("annotation-".count)), event.articleId])
         case "ArticleEdited", "ArticleRetitled", "ArticleArchived", "EditConflicted":
-            var sql = "UPDATE articles SET revision = max(revision, ?), updatedAt = ?"
-            var arguments: StatementArguments = [event.revision, event.recordedAt]
-            if event.type == "ArticleRetitled", let title = fields["title"] as? String {
-                sql += ", title = ?"
-                _ = arguments.append(contentsOf: [title])
-            }
-            if event.type == "ArticleArchived" { sql += ", archived = 1" }
-            sql += " WHERE id = ?"
-            _ = arguments.append(contentsOf: [event.articleId])
-            try db.execute(sql: sql, arguments: arguments)
+            summaries.updated(
+                event.articleId, revision: event.revision, updatedAt: event.recordedAt,
+                title: event.type == "ArticleRetitled" ? fields["title"] as? String : nil, archived: event.type == "ArticleArchived")
             if event.type == "EditConflicted", let rejected = (fields["rejectedEventId"] as? String)?.lowercased() {
                 let mine = try Row.fetchOne(db, sql: "SELECT data FROM outbox WHERE eventId = ?", arguments: [rejected])
                 let known = try Bool.fetchOne(db, sql: "SELECT 1 FROM conflicts WHERE eventId = ?", arguments: [rejected]) ?? false

@@ -330,27 +330,23 @@ public final class SyncClient: Sendable {
                         return true
                     }
                     for line in splitter.feed(buffer) {
-                        guard let object = (try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any] else {
-                            throw ClientError.protocolError("a sync line is not JSON")
-                        }
-                        switch object["kind"] as? String {
-                        case "event":
-                            guard let event = object["event"] as? [String: Any] else { throw ClientError.protocolError("event line without event") }
-                            state.buffer.append(try Self.storedEvent(event, cursor: object["cursor"] as? String ?? ""))
-                            if state.buffer.count >= 2_000 { try flush(nil, &state) }
-                        case "up-to-date":
-                            try flush(object["cursor"] as? String, &state)
+                        switch try SyncLineReader.read(line) ?? Self.slowItem(line) {
+                        case .event(let event):
+                            state.buffer.append(event)
+                            if state.buffer.count >= Self.pageSize { try flush(nil, &state) }
+                        case .upToDate(let cursor):
+                            try flush(cursor, &state)
                             if !live {
                                 state.done = true
                                 return false
                             }
-                        case "heartbeat":
-                            try flush(object["cursor"] as? String, &state)
-                        case "must-refetch":
+                        case .heartbeat(let cursor):
+                            try flush(cursor, &state)
+                        case .mustRefetch:
                             state.buffer.removeAll()
                             state.mustRefetch = true
                             return false
-                        default:
+                        case .other:
                             continue
                         }
                     }
@@ -385,6 +381,25 @@ public final class SyncClient: Sendable {
             let object = (try? JSONSerialization.jsonObject(with: state.errorBody)) as? [String: Any]
             let retry = state.retryAfter.map { "; retry after \($0)" } ?? ""
             throw .unreachable(server: connection.server, reason: "HTTP \(state.status) \(Self.message(object))\(retry)")
+        }
+    }
+
+    /// Pulled events per replica transaction (the cursor is stored with each).
+    static let pageSize = 2_000
+
+    /// A sync line read with `JSONSerialization`, for lines `SyncLineReader` leaves alone.
+    static func slowItem(_ line: ArraySlice<UInt8>) throws(ClientError) -> SyncLineItem {
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any] else {
+            throw ClientError.protocolError("a sync line is not JSON")
+        }
+        switch object["kind"] as? String {
+        case "event":
+            guard let event = object["event"] as? [String: Any] else { throw ClientError.protocolError("event line without event") }
+            return .event(try storedEvent(event, cursor: object["cursor"] as? String ?? ""))
+        case "up-to-date": return .upToDate(cursor: object["cursor"] as? String)
+        case "heartbeat": return .heartbeat(cursor: object["cursor"] as? String)
+        case "must-refetch": return .mustRefetch
+        default: return .other
         }
     }
 
