@@ -25,24 +25,8 @@ struct ClientBench {
     static let articlesPerGroup = 1_000
 
     func run() async throws -> Report {
-        let admin = ConnectionPool(url, maxConnections: 2)
-        let migrations = try MigrationSource.load(from: MigrationSource.defaultDirectory())
-        try await Migrator(pool: admin, migrations: migrations).up()
-        let token = try await TokenStore(pool: admin).create(name: "bench-\(UUID().uuidString.prefix(6))", role: .admin)
-        let pool = ConnectionPool(configuration: .init(
-            connection: ConnectionConfiguration(url, applicationName: "folio-bench"), maxConnections: 20,
-            onConnect: { try StoreSession.configure($0) }))
-        let store = EventStore(pool: pool)
-        var logger = Logger(label: "folio.bench.client")
-        logger.logLevel = .warning
-        var settings = ServerConfiguration(host: "127.0.0.1", port: 0)
-        settings.heartbeatSeconds = 60
-        let server = FolioServer(configuration: settings, pool: pool, migrations: migrations, store: store, logger: logger)
-        let port = Locked<Int?>(nil)
-        let group = server.makeServiceGroup(shutdownSignals: []) { bound in port.withLock { $0 = bound } }
-        let serving = Task { try await group.run() }
-        while port.withLock({ $0 }) == nil || store.startReport == nil { try await Task.sleep(for: .milliseconds(20)) }
-        let bound = port.withLock { $0! }
+        let bench = try await BenchServer.start(url: url, label: "client")
+        let (admin, token, bound) = (bench.admin, bench.token, bench.port)
 
         var report = Report()
         report.machine = Machine.describe()
@@ -65,10 +49,7 @@ struct ClientBench {
             .init(what: "catch-up over GET /v1/events (median of \(rounds))", synchronousCommit: "-", tool: "folio server, loopback, counting lines", rate: serverRate, ratio: serverRate / psql),
             .init(what: "fresh client home, full pull into the replica (median of \(rounds))", synchronousCommit: "-", tool: "FolioClient SyncClient.sync() (vs. the server's catch-up)", rate: clientRate, ratio: clientRate / serverRate),
         ]
-        await group.triggerGracefulShutdown()
-        _ = await serving.result
-        await pool.close()
-        await admin.close()
+        await bench.stop()
         return report
     }
 

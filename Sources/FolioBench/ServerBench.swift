@@ -19,25 +19,8 @@ struct ServerBench {
     let liveEvents = 400
 
     func run() async throws -> Report {
-        let admin = ConnectionPool(url, maxConnections: 2)
-        try await Migrator(pool: admin, migrations: MigrationSource.load(from: MigrationSource.defaultDirectory())).up()
-        let token = try await TokenStore(pool: admin).create(name: "bench-\(UUID().uuidString.prefix(6))", role: .admin)
-        let pool = ConnectionPool(configuration: .init(
-            connection: ConnectionConfiguration(url, applicationName: "folio-bench"), maxConnections: 20,
-            onConnect: { try StoreSession.configure($0) }))
-        let store = EventStore(pool: pool)
-        var logger = Logger(label: "folio.bench.server")
-        logger.logLevel = .warning
-        var settings = ServerConfiguration(host: "127.0.0.1", port: 0)
-        settings.heartbeatSeconds = 60
-        let server = FolioServer(
-            configuration: settings, pool: pool, migrations: try MigrationSource.load(from: MigrationSource.defaultDirectory()), store: store,
-            logger: logger)
-        let port = Locked<Int?>(nil)
-        let group = server.makeServiceGroup(shutdownSignals: []) { bound in port.withLock { $0 = bound } }
-        let serving = Task { try await group.run() }
-        while port.withLock({ $0 }) == nil || store.startReport == nil { try await Task.sleep(for: .milliseconds(20)) }
-        let bound = port.withLock { $0! }
+        let bench = try await BenchServer.start(url: url, label: "server")
+        let (admin, store, token, bound) = (bench.admin, bench.store, bench.token, bench.port)
 
         var report = Report()
         report.machine = Machine.describe()
@@ -66,10 +49,7 @@ struct ServerBench {
             .init(what: "the log in read order, \(catchUpEvents) events", synchronousCommit: "-", tool: "psql COPY (SELECT …) TO STDOUT > /dev/null", rate: psql),
             .init(what: "catch-up over GET /v1/events (NDJSON, one request)", synchronousCommit: "-", tool: "folio server, loopback", rate: sync, ratio: sync / psql),
         ]
-        await group.triggerGracefulShutdown()
-        _ = await serving.result
-        await pool.close()
-        await admin.close()
+        await bench.stop()
         return report
     }
 
