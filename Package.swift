@@ -184,7 +184,7 @@ let package = Package(
         ),
         .testTarget(
             name: "FolioCoreTests",
-            dependencies: ["FolioCore"],
+            dependencies: ["FolioCore", "FolioTestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -104,7 +104,7 @@ enum FixtureError: Error, CustomStringConvertible {
 /// Random but valid events of SPEC §3, as the server would log them: stale edits kept as
 /// sent when the merge rule merges them, `EditConflicted` when it refuses them.
 struct RandomLog {
-    var generator: SplitMix
+    var generator: SplitMix64
     var histories: [UUID: ArticleHistory] = [:]
     var order: [UUID] = []
     var annotations: [UUID: UUID] = [:]
@@ -116,7 +116,7 @@ struct RandomLog {
     static let authors = ["priya", "arjun", "meera", "sam"]
 
     init(seed: UInt64) {
-        generator = SplitMix(seed: seed)
+        generator = SplitMix64(seed: seed)
     }
 
     mutating func int(_ range: ClosedRange<Int>) -> Int { Int.random(in: range, using: &generator) }
@@ -213,23 +213,11 @@ struct RandomLog {
     }
 }
 
-/// A deterministic generator for reproducible random logs.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 extension EventStore {
     /// Appends events in chunks of random size (one chunk = one batch).
     func appendInChunks(_ events: [NewEvent], maxChunk: Int = 40, seed: UInt64 = 1) async throws {
-        var generator = SplitMix(seed: seed)
+        var generator = SplitMix64(seed: seed)
         var index = 0
         while index < events.count {
             let size = Int.random(in: 1...maxChunk, using: &generator)
