@@ -3,6 +3,8 @@ import EmbeddedPostgres
 import Foundation
 import LibPQ
 import Logging
+import NIOCore
+import NIOPosix
 import Synchronization
 
 /// Benchmarks of the libpq wrapper next to PostgreSQL's own tools (pgbench, psql COPY), on
@@ -44,6 +46,10 @@ struct FolioBench: AsyncParsableCommand {
     var clientEvents: Int = 100_000
 
     func run() async throws {
+        if ProcessInfo.processInfo.environment["FOLIO_NIO_EXECUTOR"] == "1" {
+            let installed = NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+            log("NIO event loops as the global executor: \(installed)")
+        }
         if suite == "core" {
             print(try CoreBench(rounds: max(rounds, 21)).run())
             return

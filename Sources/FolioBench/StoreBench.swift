@@ -157,6 +157,7 @@ struct StoreBench {
         }
         let seconds = self.seconds
         let start = ContinuousClock.now
+        let cpuBefore = cpuMicros()
         let total = try await withThrowingTaskGroup(of: Int.self) { group in
             for _ in 0..<callers {
                 group.addTask {
@@ -172,7 +173,7 @@ struct StoreBench {
             return try await group.reduce(0, +)
         }
         let rate = Double(total) / (ContinuousClock.now - start).seconds
-        log("append \(callers) callers × \(batch): \(Int(rate)) events/s")
+        log(String(format: "append %d callers × %d: %.0f events/s, %.1f µs CPU per event", callers, batch, rate, (cpuMicros() - cpuBefore) / Double(max(total, 1))))
         return rate
     }
 

@@ -22,8 +22,12 @@ extension KeyedEncodingContainer {
 
 /// Shared field checks.
 enum Check {
+    /// Refuses a value that is empty or only white space. `White_Space` plus U+200B (zero width
+    /// space) is the same set as Foundation's `.whitespacesAndNewlines` on Linux (checked for
+    /// every scalar); tested scalar by scalar it stops at the first letter instead of copying a
+    /// whole article's text through `NSString`.
     static func nonEmpty(_ value: String, _ field: String) throws(EventValidationError) {
-        if value.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+        if value.unicodeScalars.allSatisfy({ $0.properties.isWhitespace || $0.value == 0x200B }) {
             throw .invalidField(field: field, reason: "must not be empty")
         }
     }

@@ -9,7 +9,8 @@ struct IncomingEvent: Sendable {
     var id: UUID
     var type: String
     var schemaVersion: Int
-    /// The event's `data` object, re-serialized as JSON.
+    /// The event's `data` object as JSON: the client's own text of it when the body could be
+    /// read for it (``EventDataLocator``), else re-serialized.
     var data: Data
     /// The stream the client named, if any (it must match the one derived from the data).
     var stream: String?
@@ -24,8 +25,9 @@ struct IncomingEvent: Sendable {
 /// Parses the body of `POST /v1/events`: `{"events": [{"id", "type", "data", "expectedRevision"?, "meta"?, "stream"?, "schemaVersion"?}]}`.
 enum AppendRequest {
     static func parse(_ body: ByteBuffer, maxEvents: Int) throws(APIError) -> [IncomingEvent] {
-        let bytes = Data(body.readableBytesView)
-        guard String(validating: bytes, as: UTF8.self) != nil else {
+        let raw = Array(body.readableBytesView)
+        let bytes = Data(raw)
+        guard String(validating: raw, as: UTF8.self) != nil else {
             throw APIError(status: .badRequest, code: "invalid-utf8", message: "the request body is not valid UTF-8")
         }
         let root: Any
@@ -45,6 +47,9 @@ enum AppendRequest {
                 status: .contentTooLarge, code: "batch-too-large", message: "at most \(maxEvents) events per request",
                 details: ["events": String(list.count), "limit": String(maxEvents)])
         }
+        // Each event's data as the client wrote it, when it can be found in the body; else the
+        // parsed object is serialized again.
+        let dataRanges = EventDataLocator.dataRanges(in: raw).flatMap { $0.count == list.count ? $0 : nil }
         var events: [IncomingEvent] = []
         var problems: [String: String] = [:]
         var seen: Set<UUID> = []
@@ -105,7 +110,12 @@ enum AppendRequest {
                     if let text = value as? String { meta[name] = text }
                 }
             }
-            guard let dataJSON = try? JSONSerialization.data(withJSONObject: data, options: [.sortedKeys]) else {
+            let dataJSON: Data
+            if let range = dataRanges?[index] {
+                dataJSON = Data(raw[range])
+            } else if let serialized = try? JSONSerialization.data(withJSONObject: data, options: [.sortedKeys]) {
+                dataJSON = serialized
+            } else {
                 problems[key] = "\"data\" cannot be read"
                 continue
             }

@@ -27,7 +27,7 @@ public final class Authenticator: Sendable {
         guard parts.count == 2, parts[0].lowercased() == "bearer" else {
             throw APIError(status: .unauthorized, code: "unauthorized", message: "the Authorization header must be Bearer <token>")
         }
-        let token = parts[1].trimmingCharacters(in: .whitespaces)
+        let token = Self.trimmed(parts[1])
         let key = TokenStore.hash(token).bytes
         let now = ContinuousClock.now
         let cached = cache.withLock { cache in cache[key].flatMap { $0.until > now ? $0 : nil } }
@@ -49,6 +49,15 @@ public final class Authenticator: Sendable {
             throw APIError(status: .unauthorized, code: "unauthorized", message: "unknown or revoked token")
         }
         return identity
+    }
+
+    /// `text` without leading and trailing spaces and tabs (Foundation's `trimmingCharacters`
+    /// costs a bridge to `NSString` on Linux, on every request).
+    static func trimmed(_ text: Substring) -> String {
+        var view = text
+        while let first = view.first, first == " " || first == "\t" { view = view.dropFirst() }
+        while let last = view.last, last == " " || last == "\t" { view = view.dropLast() }
+        return String(view)
     }
 
     /// The caller's identity, if its role is at least `role`; else 401 or 403.

@@ -332,8 +332,7 @@ struct EventIntake: Sendable {
         var object: [String: String] = [:]
         for (name, value) in event.meta { if let text = value as? String { object[name] = text } }
         object["author"] = author
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
-        return String(decoding: data, as: UTF8.self)
+        return JSONText.object(object)
     }
 
     /// The id of the `EditConflicted` recorded for a refused edit: derived from the edit's id,

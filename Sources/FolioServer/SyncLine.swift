@@ -26,9 +26,9 @@ enum SyncLine {
         buffer.writeString(#","schemaVersion":"#)
         buffer.writeString(String(event.schemaVersion))
         buffer.writeString(#","stream":"#)
-        writeJSONString(event.stream, into: &buffer)
+        JSONText.writeString(event.stream, into: &buffer)
         buffer.writeString(#","type":"#)
-        writeJSONString(event.type, into: &buffer)
+        JSONText.writeString(event.type, into: &buffer)
         buffer.writeString("}," + #""kind":"event"}"# + "\n")
     }
 
@@ -42,25 +42,8 @@ enum SyncLine {
 
     static func mustRefetch(reason: String, into buffer: inout ByteBuffer) {
         buffer.writeString(#"{"kind":"must-refetch","reason":"#)
-        writeJSONString(reason, into: &buffer)
+        JSONText.writeString(reason, into: &buffer)
         buffer.writeString("}\n")
-    }
-
-    /// A JSON string literal (RFC 8259 escaping; non-ASCII stays UTF-8).
-    static func writeJSONString(_ text: String, into buffer: inout ByteBuffer) {
-        buffer.writeInteger(UInt8(ascii: "\""))
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): buffer.writeString("\\\"")
-            case UInt8(ascii: "\\"): buffer.writeString("\\\\")
-            case 0x0A: buffer.writeString("\\n")
-            case 0x0D: buffer.writeString("\\r")
-            case 0x09: buffer.writeString("\\t")
-            case 0..<0x20: buffer.writeString(String(format: "\\u%04x", byte))
-            default: buffer.writeInteger(byte)
-            }
-        }
-        buffer.writeInteger(UInt8(ascii: "\""))
     }
 }
 

@@ -68,6 +68,8 @@ struct FolioEventTests {
         .init(type: "ArticleEdited", json: #"{"articleId":"\#(id)","baseRevision":"3","ops":[1]}"#, error: .wrongType(field: "baseRevision", expected: "a number")),
         .init(type: "ArticleEdited", json: #"{"articleId":"\#(id)","baseRevision":0,"ops":[1]}"#, error: .invalidField(field: "baseRevision", reason: "revisions start at 1, got 0")),
         .init(type: "ArticleRetitled", json: #"{"articleId":"\#(id)","title":"  "}"#, error: .invalidField(field: "title", reason: "must not be empty")),
+        // White space of other kinds counts as empty too: tab, newline, no-break space, ideographic and zero width space.
+        .init(type: "ArticleRetitled", json: #"{"articleId":"\#(id)","title":"\t\n\u00a0\u3000\u200b"}"#, error: .invalidField(field: "title", reason: "must not be empty")),
         .init(type: "ArticleCreated", json: #"{"articleId":"\#(id)","slug":"Barish!","title":"t","language":"hi","text":""}"#, error: .invalidField(field: "slug", reason: "must be non-empty and only a-z, 0-9 and -, got \"Barish!\"")),
         .init(type: "AnnotationAdded", json: #"{"annotationId":"\#(id)","articleId":"\#(id)","revision":1,"target":{"end":2,"exact":"ab"},"body":"","tags":[],"motivation":"commenting"}"#, error: .missingField("target.start")),
         .init(type: "AnnotationUpdated", json: #"{"annotationId":"\#(id)","tags":["ok",""]}"#, error: .invalidField(field: "tags[1]", reason: "must not be empty")),
