@@ -53,6 +53,7 @@ test: provision ## Build and run the whole test suite against throwaway PostgreS
 	exit $$status
 
 bench: provision ## Release build of folio and FolioBench, then scripts/bench.sh
+	@command -v wrk >/dev/null || { [ "$$(id -u)" -eq 0 ] && apt-get install -y -qq wrk; } || echo "bench: wrk missing (apt-get install wrk); --suite server skips its wrk row"
 	$(SWIFT) build -c release --product FolioBench
 	$(SWIFT) build -c release --product folio
 	bash scripts/bench.sh

@@ -6,7 +6,7 @@
 #   --suite store      event store appends and a 1,000,000-event catch-up (--catch-up-events)
 #   --suite core       the domain core: transform and re-anchoring on a 50 KB Hindi article
 #   --suite projector  a projector rebuild from 1,000,000 events next to COPY
-#   --suite server     HTTP appends, sync catch-up over HTTP, live-stream latency
+#   --suite server     HTTP appends (in-process clients, and wrk when installed), sync catch-up over HTTP, live-stream latency
 # `make bench` builds the release binary first. The table is also saved under .build/.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -3,8 +3,6 @@ import EmbeddedPostgres
 import Foundation
 import LibPQ
 import Logging
-import NIOCore
-import NIOPosix
 import Synchronization
 
 /// Benchmarks of the libpq wrapper next to PostgreSQL's own tools (pgbench, psql COPY), on
@@ -46,10 +44,6 @@ struct FolioBench: AsyncParsableCommand {
     var clientEvents: Int = 100_000
 
     func run() async throws {
-        if ProcessInfo.processInfo.environment["FOLIO_NIO_EXECUTOR"] == "1" {
-            let installed = NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
-            log("NIO event loops as the global executor: \(installed)")
-        }
         if suite == "core" {
             print(try CoreBench(rounds: max(rounds, 21)).run())
             return

@@ -1,3 +1,4 @@
+import EmbeddedPostgres
 import FolioServer
 import FolioStore
 import Foundation
@@ -5,6 +6,7 @@ import LibPQ
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 import ServiceLifecycle
 import Synchronization
 
@@ -29,11 +31,17 @@ struct ServerBench {
         let pgbench16 = try storeBench.pgbench(clients: 16)
         let direct16 = try await storeBench.appends(store, callers: 16, batch: 1)
         let http16 = try await httpAppends(port: bound, token: token, clients: 16, store: store)
+        let wrk16 = try await wrkAppends(port: bound, token: token, clients: 16, store: store)
         report.rows += [
             .init(what: "single-row INSERT of an event row, durable", synchronousCommit: "on", tool: "pgbench -M prepared -c 16 -j 2", rate: pgbench16),
             .init(what: "append 1 event per call, 16 callers", synchronousCommit: "on", tool: "EventStore.append (in process)", rate: direct16, ratio: direct16 / pgbench16),
-            .init(what: "POST /v1/events, 1 event per request, 16 keep-alive clients", synchronousCommit: "on", tool: "folio server (vs. the store's direct rate)", rate: http16, ratio: http16 / direct16),
+            .init(what: "POST /v1/events, 1 event per request, 16 keep-alive clients", synchronousCommit: "on", tool: "folio server, clients in this process (vs. the store's direct rate)", rate: http16, ratio: http16 / direct16),
         ]
+        if let wrk16 {
+            report.rows.append(.init(
+                what: "POST /v1/events, 1 event per request, 16 keep-alive connections", synchronousCommit: "on",
+                tool: "folio server, load from wrk -t 2 -c 16 (vs. the store's direct rate)", rate: wrk16, ratio: wrk16 / direct16))
+        }
         let latency = try await liveLatency(port: bound, token: token, store: store)
         report.rows += [
             .init(what: "live stream latency, commit → client, p50 (ms)", synchronousCommit: "on", tool: "\(liveStreams) live streams, \(liveEvents) single-event appends", rate: latency.commitP50),
@@ -94,6 +102,75 @@ struct ServerBench {
         log(String(format: "  %.1f append calls per commit over HTTP", Double(commitsAfter.requests - commitsBefore.requests) / Double(max(1, commitsAfter.commits - commitsBefore.commits))))
         log(String(format: "HTTP appends, %d clients: %.0f events/s, %.0f µs CPU per request (server and bench clients)", clients, rate, (cpuMicros() - cpuBefore) / Double(max(total, 1))))
         return rate
+    }
+
+    /// The same requests from `wrk` (C and LuaJIT; 16 keep-alive connections on 2 threads): the
+    /// server's rate under a load generator that costs little CPU, as pgbench is for
+    /// PostgreSQL. Every request carries new event and article ids; any answer but 200 fails
+    /// the run. Nil (skipped, with a line on stderr) when wrk is not installed (`apt-get install wrk`).
+    func wrkAppends(port: Int, token: String, clients: Int, store: EventStore) async throws -> Double? {
+        let wrk = Tools.path("wrk")
+        guard FileManager.default.isExecutableFile(atPath: wrk) else {
+            log("wrk not found: the HTTP measurement with an external load generator is skipped (apt-get install wrk)")
+            return nil
+        }
+        let script = FileManager.default.temporaryDirectory.appendingPathComponent("folio-bench-append.lua")
+        try Self.wrkScript(token: token).write(to: script, atomically: true, encoding: .utf8)
+        let commitsBefore = store.commitStatistics
+        let cpuBefore = cpuMicros()
+        // Waiting for wrk blocks a thread: not one of Swift's cooperative threads, which serve.
+        let arguments = ["-t", "2", "-c", String(clients), "-d", "\(seconds)s", "-s", script.path, "http://127.0.0.1:\(port)/v1/events"]
+        let outcome = try await NIOThreadPool.singleton.runIfActive {
+            try Subprocess.run(wrk, arguments, environment: ProcessInfo.processInfo.environment)
+        }
+        let lines = outcome.output.split(separator: "\n")
+        guard outcome.status == 0, !lines.contains(where: { $0.contains("Non-2xx") || $0.contains("Socket errors") }),
+            let line = lines.first(where: { $0.hasPrefix("Requests/sec:") }),
+            let rate = Double(line.dropFirst("Requests/sec:".count).trimmingCharacters(in: .whitespaces)),
+            let total = lines.first(where: { $0.contains("requests in") }).flatMap({ Int($0.split(separator: " ").first ?? "") })
+        else {
+            throw BenchError.failed("wrk failed: \(outcome.output)")
+        }
+        let commitsAfter = store.commitStatistics
+        log(String(format: "  %.1f append calls per commit under wrk", Double(commitsAfter.requests - commitsBefore.requests) / Double(max(1, commitsAfter.commits - commitsBefore.commits))))
+        log(String(format: "HTTP appends from wrk, %d connections: %.0f events/s, %.0f µs server CPU per request", clients, rate, (cpuMicros() - cpuBefore) / Double(max(total, 1))))
+        return rate
+    }
+
+    /// wrk's Lua script: the body of ``body(_:)`` with ids unique per thread and run.
+    static func wrkScript(token: String) -> String {
+        let data = StoreBench.payload(UUID())  // no backslashes or "]]": it goes into Lua long strings
+        let (before, after) = data.range(of: #""articleId": ""#).map { range in
+            (String(data[..<range.upperBound]), String(data[data.index(range.upperBound, offsetBy: 36)...]))
+        }!
+        return #"""
+            -- Generated by FolioBench (ServerBench.wrkScript).
+            wrk.method = "POST"
+            wrk.headers["Content-Type"] = "application/json"
+            wrk.headers["Authorization"] = "Bearer \#(token)"
+            local threads = 0
+            function setup(thread)
+              threads = threads + 1
+              thread:set("tid", threads)
+            end
+            local run = 0
+            local n = 0
+            function init(args)
+              run = os.time() % 0x10000000
+            end
+            local function id()
+              n = n + 1
+              return string.format("%08x-%04x-4000-8000-%012x", run, tid, n)
+            end
+            local before = [[{"events": [{"id": "]]
+            local middle = [[", "type": "ArticleCreated", "data": \#(before)]]
+            local after = [[\#(after)}]}]]
+            request = function()
+              local event = id()
+              local article = id()
+              return wrk.format(nil, nil, nil, before .. event .. middle .. article .. after)
+            end
+            """#
     }
 
     /// The whole log over one `GET /v1/events`, counting lines.
