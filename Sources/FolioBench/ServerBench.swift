@@ -131,6 +131,9 @@ struct ServerBench {
         else {
             throw BenchError.failed("wrk failed: \(outcome.output)")
         }
+        // wrk stops with requests still in flight; let them commit before the next measurement
+        // (the live streams would count them as their own events).
+        try await Task.sleep(for: .seconds(1))
         let commitsAfter = store.commitStatistics
         log(String(format: "  %.1f append calls per commit under wrk", Double(commitsAfter.requests - commitsBefore.requests) / Double(max(1, commitsAfter.commits - commitsBefore.commits))))
         log(String(format: "HTTP appends from wrk, %d connections: %.0f events/s, %.0f µs server CPU per request", clients, rate, (cpuMicros() - cpuBefore) / Double(max(total, 1))))

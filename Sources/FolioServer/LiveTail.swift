@@ -11,6 +11,10 @@ import Synchronization
 /// last event any reader can see, G4). A stream whose cursor lies inside the window takes its
 /// events (filtered by article if asked) from here; one that fell behind the window reads the
 /// log itself until it catches up again.
+///
+/// The tail follows the log only while live streams are open (and for ``linger`` after the last
+/// one closed, so reconnecting clients find it warm): with no one listening it would read the
+/// log after every commit for nothing.
 final class LiveTail: Sendable {
     /// What a stream gets for its cursor.
     enum Answer {
@@ -27,26 +31,69 @@ final class LiveTail: Sendable {
         /// Cursor before the first kept event: the window holds every event after it, up to `head`.
         var start: StoreCursor?
         var head: StoreCursor = .start
+        /// Live streams open now.
+        var viewers = 0
+        /// When the last live stream closed (nil while one is open).
+        var idleSince: ContinuousClock.Instant?
     }
 
     let store: EventStore
     let capacity: Int
     let logger: Logger
-    private let state = Mutex(State())
+    private let state: Mutex<State>
     /// Changes on every publish; caught-up streams wait on it.
     let signal = LogWatcher()
+    /// Changes when a live stream opens.
+    private let demand = LogWatcher()
+    /// How long the tail goes on following after the last live stream closed.
+    let linger: Duration
 
-    init(store: EventStore, capacity: Int = 8192, logger: Logger) {
+    init(store: EventStore, capacity: Int = 8192, linger: Duration = .seconds(30), logger: Logger) {
         self.store = store
         self.capacity = max(16, capacity)
+        self.linger = linger
         self.logger = logger
+        // Idle from the start: the first live stream wakes it.
+        self.state = Mutex(State(idleSince: .now - linger))
     }
 
-    /// Follows the log until cancelled; on errors it starts again from its head a second later.
+    /// A live stream opened: the tail follows the log (if it did not already).
+    func opened() {
+        state.withLock { state in
+            state.viewers += 1
+            state.idleSince = nil
+        }
+        demand.signal()
+    }
+
+    /// A live stream closed.
+    func closed() {
+        state.withLock { state in
+            state.viewers -= 1
+            if state.viewers == 0 { state.idleSince = .now }
+        }
+    }
+
+    /// Whether no live stream has been open for ``linger``.
+    private var isIdle: Bool {
+        state.withLock { state in state.idleSince.map { ContinuousClock.now - $0 >= linger } ?? false }
+    }
+
+    /// Follows the log while live streams are open, until cancelled; on errors it starts again
+    /// from its head a second later.
     func run() async {
         while !Task.isCancelled {
+            // Wait for a live stream (checking for cancellation every second).
+            while !Task.isCancelled, isIdle {
+                let version = demand.version
+                if !isIdle { break }
+                await demand.wait(after: version, timeout: .seconds(1))
+            }
+            if Task.isCancelled { break }
             do {
                 try await follow()
+                state.withLock { $0.running = false; $0.start = nil; $0.window = [] }
+                wakeAll()
             } catch is CancellationError {
                 break
             } catch {
@@ -70,7 +117,9 @@ final class LiveTail: Sendable {
         var iterator = store.subscribe(after: head, batchSize: 1000).makeAsyncIterator()
         var pending: [RecordedEvent] = []
         while true {
-            guard let item = try await iterator.next() else { return }
+            // Stop following once nobody has listened for a while; waiting for the next event
+            // (no commits) costs nothing, so this is checked as events come.
+            guard let item = try await iterator.next(), !isIdle else { return }
             switch item {
             case .event(let event):
                 pending.append(event)

@@ -89,8 +89,16 @@ struct SyncRoutes: Sendable {
         let liveStreams = self.liveStreams
         let tail = self.tail
         let body = ResponseBody { writer in
-            if parameters.live { liveStreams.opened() }
-            defer { if parameters.live { liveStreams.closed() } }
+            if parameters.live {
+                liveStreams.opened()
+                tail?.opened()
+            }
+            defer {
+                if parameters.live {
+                    liveStreams.closed()
+                    tail?.closed()
+                }
+            }
             var output = ByteBuffer()
             output.reserveCapacity(Self.writeChunk + 4096)
             let articleSet = parameters.articles.map(Set.init)
