@@ -80,6 +80,37 @@ struct AppendEndpointTests {
         await fixture.close()
     }
 
+    /// Bodies as clients may write them: pretty-printed, keys in any order, escapes in strings,
+    /// and a key written with an escape (which the server reads by re-serializing instead of
+    /// from the client's bytes). Each is stored the same way, in NFC.
+    @Test func dataIsReadFromTheClientsOwnTextWhateverItsLayout() async throws {
+        let fixture = try await ServerFixture.make("append_layout")
+        let plain = UUID(), escapedKey = UUID()
+        // JSON escapes: क़ precomposed (U+0958), quotes, a newline, a tab, a backslash.
+        let typed = #"\u0958ुतुब \"मीनार\" के पास\nबारिश।\t😀 \\ end"#
+        let body = """
+            {
+              "events" : [
+                {
+                  "type" : "ArticleCreated",
+                  "data" : { "text" : "\(typed)", "language": "hi", "title" : "क़ुतुब 🌧️",
+                             "slug" : "qutub-a", "articleId" : "\(plain.uuidString)" },
+                  "id" : "\(UUID().uuidString)"
+                },
+                { "id": "\(UUID().uuidString)", "type": "ArticleCreated",
+                  "d\\u0061ta": {"articleId": "\(escapedKey.uuidString)", "slug": "qutub-b", "title": "t", "language": "hi", "text": "\(typed)"} }
+              ]
+            }
+            """
+        let response = try await HTTP.post("\(fixture.base)/v1/events", body: Data(body.utf8), headers: fixture.headers(.editor))
+        #expect(response.status == 200, "\(response.text)")
+        #expect(try results(response).map { $0["status"] as? String } == ["appended", "appended"])
+        let expected = "\u{0915}\u{093C}ुतुब \"मीनार\" के पास\nबारिश।\t😀 \\ end"
+        #expect(try await text(fixture, plain).unicodeScalars.elementsEqual(expected.unicodeScalars))
+        #expect(try await text(fixture, escapedKey).unicodeScalars.elementsEqual(expected.unicodeScalars))
+        await fixture.close()
+    }
+
     @Test func resentEventsAreDuplicatesAndReusedIDsAreRefused() async throws {
         let fixture = try await ServerFixture.make("append_g3")
         let article = UUID(), id = UUID()
