@@ -1,6 +1,7 @@
 import FolioCore
 import Foundation
 import GRDB
+import GRDBSQLite
 
 /// The local replica of one client home: the pulled log, a summary of its articles, the
 /// outbox of local events, conflicts and settings, in SQLite (WAL) at `<home>/replica.sqlite`.
@@ -182,11 +183,7 @@ public final class Replica: Sendable {
                             arguments: [annotation]) ?? ""
                     }
                 }
-                try insert.execute(arguments: [
-                    event.position, event.cursor, event.id, event.stream, event.revision, event.type, event.schemaVersion,
-                    event.data, event.meta, event.recordedAt, event.articleId,
-                ])
-                guard db.changesCount > 0 else { continue }
+                guard try Self.insertEvent(insert, event, db) else { continue }
                 inserted += 1
                 if outboxIds.contains(event.id) { try settle.execute(arguments: [event.id]) }
                 try Self.summarize(db, event, fields, &summaries)
@@ -197,6 +194,41 @@ public final class Replica: Sendable {
         }
         return inserted
     }
+
+    /// Runs the prepared `INSERT OR IGNORE` of `applyPulled` for one event, binding through
+    /// SQLite's C API (GRDB's `StatementArguments` cost as much as the insert itself on a
+    /// bulk pull); returns whether a row was inserted. The statement is used only here, inside
+    /// the caller's transaction, with every parameter bound each time.
+    private static func insertEvent(_ statement: Statement, _ event: StoredEvent, _ db: Database) throws -> Bool {
+        let handle = statement.sqliteStatement
+        sqlite3_reset(handle)
+        var code = sqlite3_bind_int64(handle, 1, event.position)
+        func text(_ index: Int32, _ value: String) {
+            guard code == SQLITE_OK else { return }
+            // The byte length, not -1: text is bound whole, even with a NUL inside.
+            code = value.withCString { sqlite3_bind_text(handle, index, $0, Int32(value.utf8.count), sqliteTransient) }
+        }
+        text(2, event.cursor)
+        text(3, event.id)
+        text(4, event.stream)
+        if code == SQLITE_OK { code = sqlite3_bind_int64(handle, 5, Int64(event.revision)) }
+        text(6, event.type)
+        if code == SQLITE_OK { code = sqlite3_bind_int64(handle, 7, Int64(event.schemaVersion)) }
+        text(8, event.data)
+        text(9, event.meta)
+        text(10, event.recordedAt)
+        text(11, event.articleId)
+        if code == SQLITE_OK { code = sqlite3_step(handle) }
+        guard code == SQLITE_DONE else {
+            let message = String(cString: sqlite3_errmsg(db.sqliteConnection))
+            sqlite3_reset(handle)
+            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: message, sql: statement.sql)
+        }
+        return sqlite3_changes(db.sqliteConnection) > 0
+    }
+
+    /// SQLite copies the text before the bind returns (`SQLITE_TRANSIENT`).
+    private static let sqliteTransient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
     /// Types whose data fields the summaries read.
     private static let summaryFieldTypes: Set<String> = ["ArticleCreated", "ArticleRetitled", "EditConflicted"]

@@ -432,8 +432,10 @@ public final class SyncClient: Sendable {
         }
     }
 
-    /// Pulled events per replica transaction (the cursor is stored with each).
-    static let pageSize = 2_000
+    /// Pulled events per replica transaction (the cursor is stored with each). Larger pages
+    /// rewrite the pages of `articles` and `annotationArticles` fewer times (a 100,000-event
+    /// pull wrote 147 MB of WAL with 2,000, 96 MB with 10,000).
+    static let pageSize = 10_000
 
     /// A sync line read with `JSONSerialization`, for lines `SyncLineReader` leaves alone.
     static func slowItem(_ line: ArraySlice<UInt8>) throws(ClientError) -> SyncLineItem {
