@@ -102,6 +102,8 @@ let package = Package(
             dependencies: [
                 "FolioCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                // SQLite's C API, for binding pulled events without per-value wrappers.
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -38,10 +38,20 @@ struct ClientBench {
         let serverBench = ServerBench(url: url, seconds: 0, catchUpEvents: events)
         var serverRuns: [Double] = [], clientRuns: [Double] = []
         // Server and client alternate, so drift in the machine hits both alike.
+        var serverCPU: [Double] = [], clientCPU: [Double] = []
         for round in 0..<max(1, rounds) {
+            var cpuStart = cpuMicros()
             serverRuns.append(try await serverBench.catchUp(port: bound, token: token))
+            serverCPU.append(cpuMicros() - cpuStart)
+            cpuStart = cpuMicros()
             clientRuns.append(try await pull(port: bound, token: token, round: round))
+            clientCPU.append(cpuMicros() - cpuStart)
         }
+        // The pull's process CPU includes the server's side of it (the same work as a
+        // catch-up), so the client's own CPU per event is the difference.
+        let perEvent = (median(clientCPU) - median(serverCPU)) / Double(events)
+        log(String(format: "process CPU (median): catch-up %.2f s, pull %.2f s; the client's own about %.1f µs per event",
+                   median(serverCPU) / 1e6, median(clientCPU) / 1e6, perEvent))
         let serverRate = median(serverRuns), clientRate = median(clientRuns)
         report.rows += [
             .init(what: "load the log, \(events) events (articles, edits, annotations)", synchronousCommit: "on", tool: "wrapper copyIn, 10,000 rows per COPY", rate: copyIn),
@@ -73,9 +83,10 @@ struct ClientBench {
         }
         let articles = try workspace.replica.pulledArticles().count
         let size = ((try? FileManager.default.attributesOfItem(atPath: workspace.replica.path)[.size]) as? NSNumber)?.intValue ?? 0
+        let walSize = ((try? FileManager.default.attributesOfItem(atPath: workspace.replica.path + "-wal")[.size]) as? NSNumber)?.intValue ?? 0
         let rate = Double(stored) / elapsed
-        log(String(format: "client pull %d: %d events in %.2f s, %.0f events/s, process CPU %.2f s (server included), %d articles, replica %d MB",
-                   round, stored, elapsed, rate, cpu, articles, size >> 20))
+        log(String(format: "client pull %d: %d events in %.2f s, %.0f events/s, process CPU %.2f s (server included), %d articles, replica %d MB (WAL %d MB)",
+                   round, stored, elapsed, rate, cpu, articles, size >> 20, walSize >> 20))
         return rate
     }
 

@@ -1,6 +1,7 @@
 import FolioCore
 import Foundation
 import GRDB
+import GRDBSQLite
 
 /// The local replica of one client home: the pulled log, a summary of its articles, the
 /// outbox of local events, conflicts and settings, in SQLite (WAL) at `<home>/replica.sqlite`.
@@ -108,6 +109,11 @@ public final class Replica: Sendable {
         }
     }
 
+    /// Ids of the pulled log's events, in log order.
+    public func pulledEventIds() throws(ClientError) -> [String] {
+        try read { db in try String.fetchAll(db, sql: "SELECT id FROM events ORDER BY seq") }
+    }
+
     /// Number of events in the pulled log.
     public func eventCount() throws(ClientError) -> Int {
         try read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM events") ?? 0 }
@@ -130,52 +136,99 @@ public final class Replica: Sendable {
     /// once per page.
     @discardableResult
     public func applyPulled(_ events: [StoredEvent], cursor: String?, durable: Bool = true) throws(ClientError) -> Int {
-        try writeWithoutTransaction { db in
-            if !durable { try db.execute(sql: "PRAGMA synchronous = NORMAL") }
-            defer { if !durable { try? db.execute(sql: "PRAGMA synchronous = FULL") } }
-            var inserted = 0
-            try db.inTransaction {
-                let insert = try db.cachedStatement(sql: """
-                    INSERT OR IGNORE INTO events(position, cursor, id, stream, revision, type, schemaVersion, data, meta, recordedAt, articleId)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """)
-                let settle = try db.cachedStatement(sql: "DELETE FROM outbox WHERE eventId = ?")
-                // Usually empty on a big pull: only ids in it need a DELETE.
-                let outboxIds = Set(try String.fetchAll(db, sql: "SELECT eventId FROM outbox"))
-                var summaries = SummaryChanges()
-                for var event in events {
-                    var fields: [String: Any] = [:]
-                    if Self.summaryFieldTypes.contains(event.type) || event.articleId.isEmpty && event.type != "ArticleEdited" {
-                        fields = (try? JSONSerialization.jsonObject(with: Data(event.data.utf8)) as? [String: Any]) ?? [:]
-                    }
-                    if event.articleId.isEmpty {
-                        if let article = fields["articleId"] as? String {
-                            event.articleId = article.lowercased()
-                        } else if event.stream.hasPrefix("article-") {
-                            event.articleId = String(event.stream.dropFirst("article-".count))
-                        } else if event.stream.hasPrefix("annotation-") {
-                            let annotation = String(event.stream.dropFirst("annotation-".count))
-                            event.articleId = try String.fetchOne(
-                                db.cachedStatement(sql: "SELECT articleId FROM annotationArticles WHERE annotationId = ?"),
-                                arguments: [annotation]) ?? ""
-                        }
-                    }
-                    try insert.execute(arguments: [
-                        event.position, event.cursor, event.id, event.stream, event.revision, event.type, event.schemaVersion,
-                        event.data, event.meta, event.recordedAt, event.articleId,
-                    ])
-                    guard db.changesCount > 0 else { continue }
-                    inserted += 1
-                    if outboxIds.contains(event.id) { try settle.execute(arguments: [event.id]) }
-                    try Self.summarize(db, event, fields, &summaries)
-                }
-                try summaries.write(db)
-                if let cursor { try Self.setSetting(db, "cursor", cursor) }
-                return .commit
-            }
-            return inserted
+        try writeWithoutTransaction { db in try Self.applyPulled(db, events, cursor: cursor, durable: durable) }
+    }
+
+    /// ``applyPulled(_:cursor:durable:)`` without holding the calling thread: the write runs
+    /// on the database's writer queue while the caller's task is suspended, so a pull can read
+    /// and parse the next page meanwhile.
+    @discardableResult
+    public func applyPulledAsync(_ events: [StoredEvent], cursor: String?, durable: Bool = true) async throws(ClientError) -> Int {
+        do {
+            return try await pool.writeWithoutTransaction { db in try Self.applyPulled(db, events, cursor: cursor, durable: durable) }
+        } catch let error as ClientError {
+            throw error
+        } catch {
+            throw .storage("\(error)")
         }
     }
+
+    private static func applyPulled(_ db: Database, _ events: [StoredEvent], cursor: String?, durable: Bool) throws -> Int {
+        if !durable { try db.execute(sql: "PRAGMA synchronous = NORMAL") }
+        defer { if !durable { try? db.execute(sql: "PRAGMA synchronous = FULL") } }
+        var inserted = 0
+        try db.inTransaction {
+            let insert = try db.cachedStatement(sql: """
+                INSERT OR IGNORE INTO events(position, cursor, id, stream, revision, type, schemaVersion, data, meta, recordedAt, articleId)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+            let settle = try db.cachedStatement(sql: "DELETE FROM outbox WHERE eventId = ?")
+            // Usually empty on a big pull: only ids in it need a DELETE.
+            let outboxIds = Set(try String.fetchAll(db, sql: "SELECT eventId FROM outbox"))
+            var summaries = SummaryChanges()
+            for var event in events {
+                var fields: [String: Any] = [:]
+                if Self.summaryFieldTypes.contains(event.type) || event.articleId.isEmpty && event.type != "ArticleEdited" {
+                    fields = (try? JSONSerialization.jsonObject(with: Data(event.data.utf8)) as? [String: Any]) ?? [:]
+                }
+                if event.articleId.isEmpty {
+                    if let article = fields["articleId"] as? String {
+                        event.articleId = article.lowercased()
+                    } else if event.stream.hasPrefix("article-") {
+                        event.articleId = String(event.stream.dropFirst("article-".count))
+                    } else if event.stream.hasPrefix("annotation-") {
+                        let annotation = String(event.stream.dropFirst("annotation-".count))
+                        event.articleId = try String.fetchOne(
+                            db.cachedStatement(sql: "SELECT articleId FROM annotationArticles WHERE annotationId = ?"),
+                            arguments: [annotation]) ?? ""
+                    }
+                }
+                guard try Self.insertEvent(insert, event, db) else { continue }
+                inserted += 1
+                if outboxIds.contains(event.id) { try settle.execute(arguments: [event.id]) }
+                try Self.summarize(db, event, fields, &summaries)
+            }
+            try summaries.write(db)
+            if let cursor { try Self.setSetting(db, "cursor", cursor) }
+            return .commit
+        }
+        return inserted
+    }
+
+    /// Runs the prepared `INSERT OR IGNORE` of `applyPulled` for one event, binding through
+    /// SQLite's C API (GRDB's `StatementArguments` cost as much as the insert itself on a
+    /// bulk pull); returns whether a row was inserted. The statement is used only here, inside
+    /// the caller's transaction, with every parameter bound each time.
+    private static func insertEvent(_ statement: Statement, _ event: StoredEvent, _ db: Database) throws -> Bool {
+        let handle = statement.sqliteStatement
+        sqlite3_reset(handle)
+        var code = sqlite3_bind_int64(handle, 1, event.position)
+        func text(_ index: Int32, _ value: String) {
+            guard code == SQLITE_OK else { return }
+            // The byte length, not -1: text is bound whole, even with a NUL inside.
+            code = value.withCString { sqlite3_bind_text(handle, index, $0, Int32(value.utf8.count), sqliteTransient) }
+        }
+        text(2, event.cursor)
+        text(3, event.id)
+        text(4, event.stream)
+        if code == SQLITE_OK { code = sqlite3_bind_int64(handle, 5, Int64(event.revision)) }
+        text(6, event.type)
+        if code == SQLITE_OK { code = sqlite3_bind_int64(handle, 7, Int64(event.schemaVersion)) }
+        text(8, event.data)
+        text(9, event.meta)
+        text(10, event.recordedAt)
+        text(11, event.articleId)
+        if code == SQLITE_OK { code = sqlite3_step(handle) }
+        guard code == SQLITE_DONE else {
+            let message = String(cString: sqlite3_errmsg(db.sqliteConnection))
+            sqlite3_reset(handle)
+            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: message, sql: statement.sql)
+        }
+        return sqlite3_changes(db.sqliteConnection) > 0
+    }
+
+    /// SQLite copies the text before the bind returns (`SQLITE_TRANSIENT`).
+    private static let sqliteTransient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
     /// Types whose data fields the summaries read.
     private static let summaryFieldTypes: Set<String> = ["ArticleCreated", "ArticleRetitled", "EditConflicted"]
@@ -266,13 +319,71 @@ public final class Replica: Sendable {
         }
     }
 
-    /// Forgets the pulled log and the cursor (after `must-refetch`); the outbox and
-    /// conflicts stay.
-    public func wipePulledLog() throws(ClientError) {
-        try write { db in
-            try db.execute(sql: "DELETE FROM events; DELETE FROM articles; DELETE FROM annotationArticles; DELETE FROM settings WHERE key = 'cursor'")
+    // MARK: Bulk pull
+
+    /// Settings of the writer connection during a bulk pull: a page cache that holds the
+    /// working set, and no automatic checkpoint every 1,000 WAL pages (one at the end).
+    static let bulkPragmas = "PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 0"
+    /// SQLite's defaults, restored after it.
+    static let normalPragmas = "PRAGMA cache_size = -2000; PRAGMA wal_autocheckpoint = 1000"
+
+    /// Starts a pull into an empty replica (no events, no cursor) as a bulk load: the
+    /// random-key indexes of `events` are dropped, to be built once by ``endBulkPull()``, with
+    /// a large page cache and no checkpoints in between. `position` stays unique, so a
+    /// repeated event is still ignored. Returns whether it did so; otherwise it makes sure the
+    /// indexes exist (a bulk pull killed midway leaves them missing until the next pull).
+    public func beginBulkPull() throws(ClientError) -> Bool {
+        try writeWithoutTransaction { db in
+            let empty = try Bool.fetchOne(db, sql: Self.emptyLogSQL) ?? false
+            guard empty else {
+                if try Int.fetchOne(db, sql: ReplicaMigrations.countEventIndexes) != 2 {
+                    try db.inTransaction {
+                        try db.execute(sql: ReplicaMigrations.createEventIndexes)
+                        return .commit
+                    }
+                }
+                return false
+            }
+            try db.inTransaction {
+                try db.execute(sql: ReplicaMigrations.dropEventIndexes)
+                return .commit
+            }
+            try db.execute(sql: Self.bulkPragmas)
+            return true
         }
     }
+
+    /// Ends a bulk pull: builds the indexes, restores the settings and checkpoints the WAL.
+    public func endBulkPull() throws(ClientError) {
+        try writeWithoutTransaction { db in
+            try db.inTransaction {
+                try db.execute(sql: ReplicaMigrations.createEventIndexes)
+                return .commit
+            }
+            try db.execute(sql: Self.normalPragmas)
+            try db.execute(sql: "PRAGMA wal_checkpoint(PASSIVE)")
+        }
+    }
+
+    static let emptyLogSQL = "SELECT NOT EXISTS (SELECT 1 FROM events) AND NOT EXISTS (SELECT 1 FROM settings WHERE key = 'cursor')"
+
+    /// Forgets the pulled log and the cursor (after `must-refetch`); the outbox and
+    /// conflicts stay. Entries pushed but not yet seen in the log become pending again: the
+    /// refetch settles those the server has, and a server restored from a dump taken before
+    /// they arrived gets the others again (ids make a repeat a `duplicate`).
+    public func wipePulledLog() throws(ClientError) {
+        try write { db in
+            try db.execute(sql: Self.wipePulledLogSQL)
+        }
+    }
+
+    static let wipePulledLogSQL = """
+        DELETE FROM events;
+        DELETE FROM articles;
+        DELETE FROM annotationArticles;
+        DELETE FROM settings WHERE key = 'cursor';
+        UPDATE outbox SET state = 'pending' WHERE state = 'pushed';
+        """
 
     // MARK: Outbox
 

@@ -2,6 +2,16 @@ import GRDB
 
 /// The replica's own schema, applied by GRDB's `DatabaseMigrator` when a home is opened.
 enum ReplicaMigrations {
+    /// Drops the indexes of `events` that a fresh replica's first pull builds at its end (v2).
+    static let dropEventIndexes = "DROP INDEX IF EXISTS events_id; DROP INDEX IF EXISTS events_article"
+    /// Builds them (when missing).
+    static let createEventIndexes = """
+        CREATE UNIQUE INDEX IF NOT EXISTS events_id ON events(id);
+        CREATE INDEX IF NOT EXISTS events_article ON events(articleId, seq)
+        """
+    /// How many of them exist.
+    static let countEventIndexes = "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN ('events_id', 'events_article')"
+
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1-log-outbox") { db in
@@ -67,6 +77,43 @@ enum ReplicaMigrations {
                     key TEXT PRIMARY KEY,
                     value TEXT NOT NULL
                 );
+                """)
+        }
+        // The event id's uniqueness as an index of its own (not a column constraint), so a
+        // fresh replica's first pull can drop it and `events_article` and build both once at
+        // the end (random-key inserts page after page cost more than the rest of the insert);
+        // `position` stays UNIQUE, so a repeated event is still ignored. `seq` without
+        // AUTOINCREMENT (events are deleted only all at once, by a refetch). Annotation
+        // articles in one B-tree (WITHOUT ROWID).
+        migrator.registerMigration("v2-bulk-pull") { db in
+            try db.execute(sql: """
+                CREATE TABLE events_v2 (
+                    seq INTEGER PRIMARY KEY,
+                    position INTEGER NOT NULL UNIQUE,
+                    cursor TEXT NOT NULL,
+                    id TEXT NOT NULL,
+                    stream TEXT NOT NULL,
+                    revision INTEGER NOT NULL,
+                    type TEXT NOT NULL,
+                    schemaVersion INTEGER NOT NULL,
+                    data TEXT NOT NULL,
+                    meta TEXT NOT NULL,
+                    recordedAt TEXT NOT NULL,
+                    articleId TEXT NOT NULL
+                );
+                INSERT INTO events_v2 (seq, position, cursor, id, stream, revision, type, schemaVersion, data, meta, recordedAt, articleId)
+                    SELECT seq, position, cursor, id, stream, revision, type, schemaVersion, data, meta, recordedAt, articleId FROM events;
+                DROP TABLE events;
+                ALTER TABLE events_v2 RENAME TO events;
+                CREATE UNIQUE INDEX events_id ON events(id);
+                CREATE INDEX events_article ON events(articleId, seq);
+                CREATE TABLE annotationArticles_v2 (
+                    annotationId TEXT PRIMARY KEY,
+                    articleId TEXT NOT NULL
+                ) WITHOUT ROWID;
+                INSERT INTO annotationArticles_v2 (annotationId, articleId) SELECT annotationId, articleId FROM annotationArticles;
+                DROP TABLE annotationArticles;
+                ALTER TABLE annotationArticles_v2 RENAME TO annotationArticles;
                 """)
         }
         return migrator

@@ -15,14 +15,7 @@ struct ClientSyncCommand: AsyncParsableCommand {
         let report = try await withWorkspace(options) { workspace in
             let client = SyncClient(replica: workspace.replica, progress: progress)
             if follow {
-                try await client.follow { line in
-                    if options.json {
-                        struct Line: Encodable { var message: String }
-                        printJSON(Line(message: line))
-                    } else {
-                        say(line)
-                    }
-                }
+                try await Self.follow(client, json: options.json)
                 return SyncReport()
             }
             let report = try await client.sync()
@@ -40,6 +33,49 @@ struct ClientSyncCommand: AsyncParsableCommand {
             if report.rejected > 0 { say("\(report.rejected) event(s) refused by the server; see folio status") }
         }
         if report.rejected > 0 { throw ExitCode(ExitStatus.notAllowed) }
+    }
+
+    /// Follows until SIGINT or SIGTERM (then stops cleanly: the current page is committed or
+    /// not at all, the outbox is untouched, exit 0) or until an error that retrying cannot
+    /// mend (e.g. a refused token), which is thrown.
+    static func follow(_ client: SyncClient, json: Bool) async throws {
+        let signals = SignalWaiter.install([SIGINT, SIGTERM])
+        let received = signals.received
+        enum End: Sendable { case signal, finished, failed(any Error) }
+        let end = await withTaskGroup(of: End.self) { group in
+            group.addTask {
+                for await _ in received { return .signal }
+                return .finished
+            }
+            group.addTask {
+                do {
+                    try await client.follow { line in
+                        if json {
+                            struct Line: Encodable { var message: String }
+                            printJSON(Line(message: line))
+                        } else {
+                            say(line)
+                        }
+                    }
+                    return .finished
+                } catch {
+                    return .failed(error)
+                }
+            }
+            // The first to finish decides: a signal, or follow's own end.
+            let first = await group.next() ?? .finished
+            group.cancelAll()
+            await group.waitForAll()
+            return first
+        }
+        withExtendedLifetime(signals) {}
+        if case .failed(let error) = end { throw error }
+        if json {
+            struct Line: Encodable { var message: String }
+            printJSON(Line(message: "stopped"))
+        } else {
+            say("stopped")
+        }
     }
 }
 

@@ -179,6 +179,9 @@ final class SignalWaiter {
 
     static func install(_ signals: [Int32]) -> SignalWaiter { SignalWaiter(signals) }
 
+    /// The signals as they arrive (for waiting in another task; keep the waiter alive).
+    var received: AsyncStream<Int32> { stream }
+
     /// Returns at the first signal.
     func wait() async {
         for await _ in stream { return }

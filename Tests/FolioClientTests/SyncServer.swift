@@ -14,25 +14,31 @@ struct SyncServer {
     let admin: ConnectionPool
     let pool: ConnectionPool
     let base: String
+    let port: Int
+    /// The database's superuser URL.
+    let url: String
     let tokens: [Role: String]
     private let group: ServiceGroup
     private let task: Task<Void, any Error>
 
     static func start(_ label: String = "client") async throws -> SyncServer {
-        let url = try await TestPostgres.freshDatabase(label, cluster: "client")
+        try await start(url: try await TestPostgres.freshDatabase(label, cluster: "client"))
+    }
+
+    /// A server over the database at `url` on `port` (0: any free one). Without `tokens` it
+    /// migrates the database and makes the tokens; with the tokens of an earlier server on the
+    /// same database (a restart) it only starts the server. Returns once the store has started.
+    static func start(url: String, port: Int = 0, tokens known: [Role: String]? = nil) async throws -> SyncServer {
         let admin = ConnectionPool(configuration: .init(connection: TestPostgres.configuration(url), maxConnections: 4))
-        try await Migrator(pool: admin, migrations: try MigrationSource.load(from: Repository.migrations)).up()
-        var tokens: [Role: String] = [:]
-        for role in Role.allCases {
-            tokens[role] = try await TokenStore(pool: admin).create(name: "client-\(role.rawValue)", role: role)
-        }
+        var tokens = known ?? [:]
+        if known == nil { tokens = try await prepare(admin) }
         let pool = ConnectionPool(configuration: .init(
             connection: TestPostgres.configuration(url), maxConnections: 20, onConnect: { try StoreSession.configure($0) }))
         let store = EventStore(pool: pool)
         var logger = Logger(label: "folio.test.client-server")
         logger.logLevel = .warning
         let server = FolioServer(
-            configuration: ServerConfiguration(host: "127.0.0.1", port: 0), pool: pool,
+            configuration: ServerConfiguration(host: "127.0.0.1", port: port), pool: pool,
             migrations: try MigrationSource.load(from: Repository.migrations), store: store,
             projector: Projector(pool: pool, store: store, logger: logger), logger: logger)
         let port = Mutex<Int?>(nil)
@@ -45,7 +51,23 @@ struct SyncServer {
             try await Task.sleep(for: .milliseconds(10))
         }
         guard let bound else { throw URLError(.cannotConnectToHost) }
-        return SyncServer(admin: admin, pool: pool, base: "http://127.0.0.1:\(bound)", tokens: tokens, group: group, task: task)
+        return SyncServer(admin: admin, pool: pool, base: "http://127.0.0.1:\(bound)", port: bound, url: url, tokens: tokens, group: group, task: task)
+    }
+
+    /// Migrates the database at `url` and makes a token of every role.
+    static func prepare(url: String) async throws -> [Role: String] {
+        let admin = ConnectionPool(configuration: .init(connection: TestPostgres.configuration(url), maxConnections: 2))
+        defer { Task { await admin.close() } }
+        return try await prepare(admin)
+    }
+
+    private static func prepare(_ admin: ConnectionPool) async throws -> [Role: String] {
+        try await Migrator(pool: admin, migrations: try MigrationSource.load(from: Repository.migrations)).up()
+        var tokens: [Role: String] = [:]
+        for role in Role.allCases {
+            tokens[role] = try await TokenStore(pool: admin).create(name: "client-\(role.rawValue)", role: role)
+        }
+        return tokens
     }
 
     func close() async {
@@ -76,6 +98,12 @@ struct SyncServer {
     /// Events in the server's log.
     func count() async throws -> Int {
         try await admin.query("SELECT count(*) FROM events").scalar(Int.self)
+    }
+
+    /// Event ids of the log in read order (SPEC §5: what every reader sees).
+    func eventIds() async throws -> [String] {
+        let result = try await admin.query("SELECT event_id::text FROM events ORDER BY epoch, transaction_id, position")
+        return try result.map { try $0.decode(String.self, at: 0) }
     }
 
     /// Event ids that occur more than once in the log (must be none).
