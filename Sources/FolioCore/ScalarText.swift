@@ -6,7 +6,7 @@ public struct ScalarText: Sendable, Hashable, CustomStringConvertible {
     /// The scalars of the NFC text.
     public let scalars: [Unicode.Scalar]
     /// `flags[i]` tells whether offset `i` (0...count) is a grapheme cluster boundary.
-    private let flags: [Bool]
+    let flags: [Bool]
 
     /// Normalizes `text` to NFC and indexes it.
     public init(_ text: String) {

@@ -184,14 +184,19 @@ struct ProjectionEngine {
             let revision = entry.history.revision
             if let edit = outcome.edit, !edit.isIdentity { entry.lastEditRevision = revision }
             if let edit = outcome.edit, !edit.isIdentity, var annotations = entry.annotations {
+                // Re-anchor in place: the dictionary is unique once the entry lets go of it.
+                entry.annotations = nil
                 let text = entry.history.current.content
-                for (annotationId, var annotation) in annotations where annotation.createdRevision < revision {
-                    let before = annotation.anchor
-                    annotation.anchor = before.reanchored(target: annotation.target, through: edit, newText: text, revision: revision)
-                    annotations[annotationId] = annotation
+                var index = annotations.values.startIndex
+                while index != annotations.values.endIndex {
+                    defer { annotations.values.formIndex(after: &index) }
+                    guard annotations.values[index].createdRevision < revision else { continue }
+                    let before = annotations.values[index].anchor
+                    let after = before.reanchored(target: annotations.values[index].target, through: edit, newText: text, revision: revision)
+                    annotations.values[index].anchor = after
                     // The row holds start, end and status; the revision follows the article's.
-                    if (before.start, before.end, before.status) != (annotation.anchor.start, annotation.anchor.end, annotation.anchor.status) {
-                        touchedAnnotations.insert(annotationId)
+                    if (before.start, before.end, before.status) != (after.start, after.end, after.status) {
+                        touchedAnnotations.insert(annotations.keys[index])
                     }
                 }
                 entry.annotations = annotations
