@@ -51,8 +51,29 @@ public enum FolioEvent: Sendable, Hashable {
     }
 
     /// `decode` from JSON text.
+    ///
+    /// The common types are read by ``FastEventDecoder`` (the same values as `JSONDecoder`,
+    /// then the same validation); anything it does not read goes to `JSONDecoder`.
     public static func decode(type: String, schemaVersion: Int, json: String) throws(EventValidationError) -> FolioEvent {
-        try decode(type: type, schemaVersion: schemaVersion, data: Data(json.utf8))
+        if schemaVersion == currentSchemaVersion, let event = FastEventDecoder.decode(type: type, json: json) {
+            try event.validate()
+            return event
+        }
+        return try decode(type: type, schemaVersion: schemaVersion, data: Data(json.utf8))
+    }
+
+    /// `validate()` of the data, without boxing it.
+    private func validate() throws(EventValidationError) {
+        switch self {
+        case .articleCreated(let data): try data.validate()
+        case .articleEdited(let data): try data.validate()
+        case .articleRetitled(let data): try data.validate()
+        case .articleArchived(let data): try data.validate()
+        case .editConflicted(let data): try data.validate()
+        case .annotationAdded(let data): try data.validate()
+        case .annotationUpdated(let data): try data.validate()
+        case .annotationDeleted(let data): try data.validate()
+        }
     }
 
     private static func decodeData<T: FolioEventData>(_: T.Type, _ data: Data) throws(EventValidationError) -> T {

@@ -6,7 +6,7 @@ public struct ScalarText: Sendable, Hashable, CustomStringConvertible {
     /// The scalars of the NFC text.
     public let scalars: [Unicode.Scalar]
     /// `flags[i]` tells whether offset `i` (0...count) is a grapheme cluster boundary.
-    private let flags: [Bool]
+    let flags: [Bool]
 
     /// Normalizes `text` to NFC and indexes it.
     public init(_ text: String) {
@@ -40,11 +40,9 @@ public struct ScalarText: Sendable, Hashable, CustomStringConvertible {
 
     /// The boundary flags of `scalars[range]` segmented on their own (index 0 is `range.lowerBound`).
     static func segment(_ scalars: ArraySlice<Unicode.Scalar>) -> [Bool] {
-        var view = String.UnicodeScalarView()
-        view.append(contentsOf: scalars)
         var flags: [Bool] = [true]
         flags.reserveCapacity(scalars.count + 1)
-        for character in String(view) {
+        for character in makeString(scalars) {
             let n = character.unicodeScalars.count
             if n > 1 { flags.append(contentsOf: repeatElement(false, count: n - 1)) }
             flags.append(true)
@@ -56,10 +54,37 @@ public struct ScalarText: Sendable, Hashable, CustomStringConvertible {
     public var count: Int { scalars.count }
 
     /// The text as a `String`.
-    public var string: String {
-        var view = String.UnicodeScalarView()
-        view.append(contentsOf: scalars)
-        return String(view)
+    public var string: String { Self.makeString(scalars[...]) }
+
+    /// The string of these scalars, encoded straight into UTF-8 (appending scalars to a
+    /// `String.UnicodeScalarView` one by one costs several times more).
+    static func makeString(_ scalars: ArraySlice<Unicode.Scalar>) -> String {
+        String(unsafeUninitializedCapacity: scalars.count * 4) { buffer in
+            var count = 0
+            for scalar in scalars {
+                let value = scalar.value
+                if value < 0x80 {
+                    buffer[count] = UInt8(value)
+                    count += 1
+                } else if value < 0x800 {
+                    buffer[count] = UInt8(0xC0 | (value >> 6))
+                    buffer[count + 1] = UInt8(0x80 | (value & 0x3F))
+                    count += 2
+                } else if value < 0x10000 {
+                    buffer[count] = UInt8(0xE0 | (value >> 12))
+                    buffer[count + 1] = UInt8(0x80 | ((value >> 6) & 0x3F))
+                    buffer[count + 2] = UInt8(0x80 | (value & 0x3F))
+                    count += 3
+                } else {
+                    buffer[count] = UInt8(0xF0 | (value >> 18))
+                    buffer[count + 1] = UInt8(0x80 | ((value >> 12) & 0x3F))
+                    buffer[count + 2] = UInt8(0x80 | ((value >> 6) & 0x3F))
+                    buffer[count + 3] = UInt8(0x80 | (value & 0x3F))
+                    count += 4
+                }
+            }
+            return count
+        }
     }
 
     public var description: String { string }
@@ -110,9 +135,7 @@ public struct ScalarText: Sendable, Hashable, CustomStringConvertible {
     /// The text of `[start, end)` (clamped).
     public func slice(_ start: Int, _ end: Int) -> String {
         let s = min(max(start, 0), scalars.count), e = min(max(end, s), scalars.count)
-        var view = String.UnicodeScalarView()
-        view.append(contentsOf: scalars[s..<e])
-        return String(view)
+        return Self.makeString(scalars[s..<e])
     }
 
     /// The boundary offsets in increasing order.

@@ -182,6 +182,12 @@ public struct TextEdit: Sendable, Hashable, Codable, CustomStringConvertible {
     /// own) — so no edit joins or splits a cluster, e.g. an insert starting with a vowel sign
     /// or nukta after a consonant, or a deletion that leaves a virama before a consonant.
     public func apply(to base: ScalarText) throws(EditError) -> ScalarText {
+        try apply(to: base, checkingEveryJunction: false)
+    }
+
+    /// `apply(to:)`; with `checkingEveryJunction`, one window per junction (the ends
+    /// included), as before the windows were merged (tests compare the two).
+    func apply(to base: ScalarText, checkingEveryJunction: Bool) throws(EditError) -> ScalarText {
         guard baseLength == base.count else { throw .lengthMismatch(expected: base.count, actual: baseLength) }
         var scalars: [Unicode.Scalar] = []
         scalars.reserveCapacity(targetLength)
@@ -198,7 +204,7 @@ public struct TextEdit: Sendable, Hashable, Codable, CustomStringConvertible {
             case .retain(let n):
                 junctions.append(scalars.count)
                 scalars.append(contentsOf: base.scalars[position..<(position + n)])
-                for i in (position + 1)...(position + n) { expected.append(base.isBoundary(i)) }
+                expected.append(contentsOf: base.flags[(position + 1)...(position + n)])
                 position += n
             case .delete(let n):
                 junctions.append(scalars.count)
@@ -208,29 +214,77 @@ public struct TextEdit: Sendable, Hashable, Codable, CustomStringConvertible {
                 junctions.append(scalars.count)
                 let inserted = ScalarText(nfc: text)
                 scalars.append(contentsOf: inserted.scalars)
-                for i in 1...inserted.count { expected.append(inserted.isBoundary(i)) }
+                expected.append(contentsOf: inserted.flags[1...])
             }
         }
         guard base.isBoundary(position) else {
             throw .splitsGrapheme(position: position, context: base.cluster(around: position))
         }
         junctions.append(scalars.count)
-        // Segment a window of clusters around every junction and compare with the pieces'
-        // own boundaries: grapheme rules look only a few clusters back (regional indicator
-        // pairs, emoji ZWJ sequences, conjuncts), so the rest of the text cannot change.
+        if checkingEveryJunction {
+            try Self.checkEveryJunction(junctions, scalars, expected)
+            return ScalarText(scalars: scalars, flags: expected)
+        }
+        // Grapheme rules look only a few clusters back (regional indicator pairs, emoji ZWJ
+        // sequences, conjuncts), so the text can change only near the junctions: segment the
+        // windows around them (merged where they overlap, once each) and compare with the
+        // pieces' own boundaries. A junction at the start before a retain, or at the end after
+        // one, needs no window of its own: a retained prefix or suffix of the base segments as
+        // in the base, and the next junction's window covers what is near it.
+        let skipFirst: Bool, skipLast: Bool
+        if case .retain? = operations.first { skipFirst = true } else { skipFirst = false }
+        if case .retain? = operations.last { skipLast = true } else { skipLast = false }
+        var merged: (low: Int, high: Int)?
         var previous = -1
         for junction in junctions where junction != previous {
             previous = junction
-            var low = junction, high = junction, clusters = 0
-            while low > 0, clusters < Self.checkMargin {
-                low -= 1
-                if expected[low] { clusters += 1 }
+            if junction == 0 && skipFirst { continue }
+            if junction == scalars.count && skipLast && junction != 0 { continue }
+            let window = Self.window(around: junction, in: expected, count: scalars.count)
+            if let current = merged, window.low < current.high {
+                merged = (current.low, max(current.high, window.high))
+            } else {
+                if let current = merged, !Self.segmentsAsExpected(scalars, expected, current.low, current.high) {
+                    try Self.checkEveryJunction(junctions, scalars, expected)
+                }
+                merged = window
             }
-            clusters = 0
-            while high < scalars.count, clusters < Self.checkMargin {
-                high += 1
-                if expected[high] { clusters += 1 }
-            }
+        }
+        if let current = merged, !Self.segmentsAsExpected(scalars, expected, current.low, current.high) {
+            try Self.checkEveryJunction(junctions, scalars, expected)
+        }
+        return ScalarText(scalars: scalars, flags: expected)
+    }
+
+    /// `[low, high)`: `checkMargin` clusters (by `expected`) on each side of `junction`.
+    private static func window(around junction: Int, in expected: [Bool], count: Int) -> (low: Int, high: Int) {
+        var low = junction, high = junction, clusters = 0
+        while low > 0, clusters < checkMargin {
+            low -= 1
+            if expected[low] { clusters += 1 }
+        }
+        clusters = 0
+        while high < count, clusters < checkMargin {
+            high += 1
+            if expected[high] { clusters += 1 }
+        }
+        return (low, high)
+    }
+
+    private static func segmentsAsExpected(_ scalars: [Unicode.Scalar], _ expected: [Bool], _ low: Int, _ high: Int) -> Bool {
+        let actual = ScalarText.segment(scalars[low..<high])
+        for i in 0...(high - low) where actual[i] != expected[low + i] { return false }
+        return true
+    }
+
+    /// The check one window per junction (every junction, the ends included), which names
+    /// the first place where the result's clusters differ: run when the merged windows found
+    /// one, so the error is the same as ever.
+    private static func checkEveryJunction(_ junctions: [Int], _ scalars: [Unicode.Scalar], _ expected: [Bool]) throws(EditError) {
+        var previous = -1
+        for junction in junctions where junction != previous {
+            previous = junction
+            let (low, high) = window(around: junction, in: expected, count: scalars.count)
             let actual = ScalarText.segment(scalars[low..<high])
             for i in 0...(high - low) where actual[i] != expected[low + i] {
                 var view = String.UnicodeScalarView()
@@ -238,7 +292,6 @@ public struct TextEdit: Sendable, Hashable, Codable, CustomStringConvertible {
                 throw .changesGraphemes(position: low + i, context: String(view))
             }
         }
-        return ScalarText(scalars: scalars, flags: expected)
     }
 
     /// Clusters segmented on each side of a junction by `apply`.

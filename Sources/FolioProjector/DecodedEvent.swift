@@ -34,7 +34,7 @@ struct DecodedEvent: Sendable {
             ])
             return nil
         }
-        let author = try? JSONDecoder().decode(Metadata.self, from: Data(recorded.metadata.utf8)).author
+        let author = FastEventDecoder.metadataAuthor(recorded.metadata) ?? (try? JSONDecoder().decode(Metadata.self, from: Data(recorded.metadata.utf8)).author)
         return DecodedEvent(
             event: event, id: recorded.id, type: recorded.type, revision: recorded.revision, position: recorded.position,
             cursor: recorded.cursor, recordedAt: recorded.recordedAt, author: author ?? nil, data: recorded.data)

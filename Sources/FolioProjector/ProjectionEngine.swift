@@ -32,6 +32,14 @@ struct ProjectionEngine {
         var target: AnnotationTarget
         var createdRevision: Int
         var anchor: Anchor
+
+        /// Re-anchors through `edit` in place (no copy of the target); whether start, end or
+        /// status changed.
+        mutating func reanchor(through edit: TextEdit, newText: ScalarText, revision: Int) -> Bool {
+            let before = anchor
+            anchor = before.reanchored(target: target, through: edit, newText: newText, revision: revision)
+            return (before.start, before.end, before.status) != (anchor.start, anchor.end, anchor.status)
+        }
     }
 
     let generation: Int64
@@ -174,24 +182,26 @@ struct ProjectionEngine {
             changes.revisions.append(RevisionRow(articleId: created.articleId, revision: 1, item: item, summary: "created: \(created.title.nfc)", applied: nil, text: history.current.content.count))
             changes.snapshots.append(SnapshotRow(history.current))
         case .articleEdited, .articleRetitled, .articleArchived, .editConflicted:
-            guard let id = item.event.articleId, var entry = articles[id] else {
+            // Moved out of the dictionary to fold in place without copying the history.
+            guard let id = item.event.articleId, var entry = articles.removeValue(forKey: id) else {
                 logger.error("projector: an event of an unknown article was skipped", metadata: ["type": "\(item.type)", "position": "\(item.position)"])
                 return
             }
-            articles[id] = nil  // fold in place without copying the history
             let outcome = Self.appendTolerant(&entry.history, item, logger: logger)
             if let author = item.author, !entry.authors.contains(author) { entry.authors.append(author) }
             let revision = entry.history.revision
             if let edit = outcome.edit, !edit.isIdentity { entry.lastEditRevision = revision }
             if let edit = outcome.edit, !edit.isIdentity, var annotations = entry.annotations {
+                // Re-anchor in place: the dictionary is unique once the entry lets go of it.
+                entry.annotations = nil
                 let text = entry.history.current.content
-                for (annotationId, var annotation) in annotations where annotation.createdRevision < revision {
-                    let before = annotation.anchor
-                    annotation.anchor = before.reanchored(target: annotation.target, through: edit, newText: text, revision: revision)
-                    annotations[annotationId] = annotation
+                var index = annotations.values.startIndex
+                while index != annotations.values.endIndex {
+                    defer { annotations.values.formIndex(after: &index) }
+                    guard annotations.values[index].createdRevision < revision else { continue }
                     // The row holds start, end and status; the revision follows the article's.
-                    if (before.start, before.end, before.status) != (annotation.anchor.start, annotation.anchor.end, annotation.anchor.status) {
-                        touchedAnnotations.insert(annotationId)
+                    if annotations.values[index].reanchor(through: edit, newText: text, revision: revision) {
+                        touchedAnnotations.insert(annotations.keys[index])
                     }
                 }
                 entry.annotations = annotations

@@ -80,7 +80,7 @@ enum ProjectionWriter {
             _ = try connection.copyIn(copyRevisionsSQL) { writer in
                 for revision in changes.revisions {
                     try writer.writeRow([
-                        generationText, revision.articleId.uuidString.lowercased(), String(revision.revision), revision.type, revision.author,
+                        generationText, UUIDText.lowercased(revision.articleId), String(revision.revision), revision.type, revision.author,
                         revision.recordedAt.postgresArrayText, revision.summary, String(revision.inserted), String(revision.deleted),
                         revision.data, revision.appliedOps,
                     ])
@@ -93,7 +93,7 @@ enum ProjectionWriter {
                 for snapshot in changes.snapshots {
                     let state = snapshot.state
                     try writer.writeRow([
-                        generationText, state.id.uuidString.lowercased(), String(state.revision), state.slug, state.title, state.language,
+                        generationText, UUIDText.lowercased(state.id), String(state.revision), state.slug, state.title, state.language,
                         state.text, state.archived ? "t" : "f", state.updatedAt.postgresArrayText, state.source.flatMap(JSONText.encode),
                     ])
                 }
@@ -128,5 +128,28 @@ extension PostgresQuery {
         var query = self
         for value in values { query.binds.append(value) }
         return query
+    }
+}
+
+/// UUIDs as PostgreSQL prints them (lower-case `8-4-4-4-12`), without `uuidString`
+/// (`snprintf` on Linux) and `lowercased()`: one per revision row.
+enum UUIDText {
+    static func lowercased(_ id: UUID) -> String {
+        withUnsafeBytes(of: id.uuid) { raw in
+            String(unsafeUninitializedCapacity: 36) { out in
+                let digits: StaticString = "0123456789abcdef"
+                var o = 0
+                for (i, byte) in raw.enumerated() {
+                    if i == 4 || i == 6 || i == 8 || i == 10 {
+                        out[o] = 0x2D
+                        o += 1
+                    }
+                    out[o] = digits.utf8Start[Int(byte >> 4)]
+                    out[o + 1] = digits.utf8Start[Int(byte & 0x0F)]
+                    o += 2
+                }
+                return o
+            }
+        }
     }
 }

@@ -189,15 +189,53 @@ public final class Projector: Sendable {
     /// `flushArticles`: in rebuild mode, also write the rows of every article changed since
     /// its last row (``ProjectionEngine/deferArticleRows``).
     func apply(_ batch: [RecordedEvent], to engine: inout ProjectionEngine, flushArticles: Bool = false) async throws {
-        guard let last = batch.last else { return }
-        let decoded = batch.compactMap { DecodedEvent.decode($0, logger: logger) }
+        guard let folded = try await fold(batch, into: &engine, flushArticles: flushArticles) else { return }
+        try await write(folded.changes, expected: folded.expected)
+    }
+
+    /// Decodes and folds `batch` into `engine` (loading what it needs first): the rows to
+    /// write, and the checkpoint they must be written after. nil for an empty batch.
+    private func fold(
+        _ batch: [RecordedEvent], into engine: inout ProjectionEngine, flushArticles: Bool
+    ) async throws -> (changes: BatchChanges, expected: StoreCursor)? {
+        try await fold(DecodedPage(batch, logger: logger), into: &engine, flushArticles: flushArticles)
+    }
+
+    /// A page of the log, decoded.
+    struct DecodedPage: Sendable {
+        var decoded: [DecodedEvent]
+        /// The cursor of the page's last event (decoded or not), and how many it holds.
+        var last: StoreCursor?
+        var count: Int
+        var isComplete = false
+
+        init(_ events: [RecordedEvent], logger: Logger) {
+            decoded = events.compactMap { DecodedEvent.decode($0, logger: logger) }
+            last = events.last?.cursor
+            count = events.count
+        }
+    }
+
+    /// Reads the page after `cursor` and decodes it (in a child task, while the caller folds).
+    private func readDecodedPage(after cursor: StoreCursor, limit: Int) async throws -> DecodedPage {
+        let page = try await store.readPage(after: cursor, limit: limit)
+        var decoded = DecodedPage(page.events, logger: logger)
+        decoded.isComplete = page.isComplete
+        return decoded
+    }
+
+    private func fold(
+        _ page: DecodedPage, into engine: inout ProjectionEngine, flushArticles: Bool
+    ) async throws -> (changes: BatchChanges, expected: StoreCursor)? {
+        guard let last = page.last else { return nil }
+        let decoded = page.decoded
         try await loadMissing(for: decoded, into: &engine)
         let expected = engine.cursor
         var changes = engine.fold(decoded, flushArticles: flushArticles)
-        engine.cursor = last.cursor
-        changes.cursor = last.cursor
-        changes.events = batch.count
-        try await write(changes, expected: expected)
+        engine.cursor = last
+        changes.cursor = last
+        changes.events = page.count
+        return (changes, expected)
     }
 
     /// Writes `changes` with the checkpoint in one transaction.
@@ -311,11 +349,21 @@ public final class Projector: Sendable {
         var applied = 0
         var attempts = 0
         let batchSize = configuration.rebuildBatchSize
+        // The previous batch's transaction, still being written while the next batch is
+        // decoded and folded. Batches commit one after the other, in order, each with its
+        // checkpoint (each expects the checkpoint the one before it leaves).
+        var pending: Task<Int, any Error>?
+        func finishPending() async throws {
+            guard let task = pending else { return }
+            pending = nil
+            applied += try await task.value
+            progress?(RebuildProgress(name: Self.name, generation: generation, events: applied, total: total, elapsed: ContinuousClock.now - started))
+        }
         do {
-            var page = try await store.readPage(after: .start, limit: batchSize)
+            var page = try await readDecodedPage(after: .start, limit: batchSize)
             while true {
-                let events = page.events
-                if events.isEmpty && page.isComplete {
+                if page.count == 0 && page.isComplete {
+                    try await finishPending()
                     try await flushArticles(of: &engine)
                     if let previous = try await swap(to: generation, at: engine.cursor) {
                         let elapsed = ContinuousClock.now - started
@@ -329,21 +377,30 @@ public final class Projector: Sendable {
                     attempts += 1
                     if attempts > 100 { throw ProjectorError.swapFailed(name: Self.name, attempts: attempts) }
                     try await Task.sleep(for: .milliseconds(20))
-                    page = try await store.readPage(after: engine.cursor, limit: batchSize)
+                    page = try await readDecodedPage(after: engine.cursor, limit: batchSize)
                     continue
                 }
-                // Read the next page while this one is folded and written.
-                let after = events.last?.cursor ?? engine.cursor
-                let store = self.store
-                async let next = store.readPage(after: after, limit: batchSize)
+                // Read the next page while this one is folded, and fold it while the previous
+                // one is written.
+                let after = page.last ?? engine.cursor
+                async let next = readDecodedPage(after: after, limit: batchSize)
+                // A reload of an evicted article reads the read model: only after the
+                // previous batch has committed.
+                if !engine.complete { try await finishPending() }
                 // Article rows are written once the log is caught up (or before articles
                 // leave memory), not once per batch that touches them.
-                try await apply(events, to: &engine, flushArticles: page.isComplete)
-                applied += events.count
-                progress?(RebuildProgress(name: Self.name, generation: generation, events: applied, total: total, elapsed: ContinuousClock.now - started))
+                if let folded = try await fold(page, into: &engine, flushArticles: page.isComplete) {
+                    try await finishPending()
+                    pending = Task { [self] in
+                        try await write(folded.changes, expected: folded.expected)
+                        return folded.changes.events
+                    }
+                }
                 page = try await next
             }
         } catch {
+            // Let the batch in flight end (committed or not) before the generation is abandoned.
+            if let task = pending { _ = try? await task.value }
             _ = try? await pool.query("""
                 UPDATE folio_projection_generations SET state = 'abandoned', updated_at = now()
                  WHERE name = \(Self.name) AND generation = \(generation) AND state = 'building'

@@ -11,7 +11,10 @@ import Foundation
 public enum SearchText {
     /// The text to give `to_tsvector('simple', …)` or `plainto_tsquery('simple', …)`.
     public static func document(_ text: String) -> String {
-        var scalars = String.UnicodeScalarView()
+        // UTF-8 bytes, made a String once (appending scalars to a `String.UnicodeScalarView`
+        // one by one is several times slower).
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(text.utf8.count)
         var lastWasSpace = true
         for scalar in text.nfc.lowercased().unicodeScalars {
             let keep: Bool
@@ -26,13 +29,13 @@ public enum SearchText {
                 keep = false
             }
             if keep {
-                scalars.append(scalar)
+                UTF8.encode(scalar) { bytes.append($0) }
                 lastWasSpace = false
             } else if !lastWasSpace {
-                scalars.append(" ")
+                bytes.append(0x20)
                 lastWasSpace = true
             }
         }
-        return String(scalars)
+        return String(decoding: bytes, as: UTF8.self)
     }
 }

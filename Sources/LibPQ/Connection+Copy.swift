@@ -136,11 +136,18 @@ public enum CopyText {
     public static func appendRow(_ fields: [String?], to buffer: inout [UInt8]) {
         for (index, field) in fields.enumerated() {
             if index > 0 { buffer.append(UInt8(ascii: "\t")) }
-            guard let field else {
+            guard var field else {
                 buffer.append(UInt8(ascii: "\\"))
                 buffer.append(UInt8(ascii: "N"))
                 continue
             }
+            // Most fields need no escape: copy them whole.
+            let copied = field.withUTF8 { bytes -> Bool in
+                for byte in bytes where byte == 92 || byte == 9 || byte == 10 || byte == 13 { return false }
+                buffer.append(contentsOf: bytes)
+                return true
+            }
+            if copied { continue }
             for byte in field.utf8 {
                 switch byte {
                 case UInt8(ascii: "\\"): buffer.append(contentsOf: [92, 92])

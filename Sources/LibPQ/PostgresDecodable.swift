@@ -93,9 +93,43 @@ extension Double: PostgresDecodable {
 
 extension UUID: PostgresDecodable {
     public static func decode(from cell: PostgresCell) throws -> UUID {
+        guard let bytes = cell.bytes else { throw cell.failure(UUID.self, "the value is NULL; decode an Optional to accept NULL") }
+        if let value = parseCanonical(bytes) { return value }
         let text = try cell.nonNullText(UUID.self)
         guard let value = UUID(uuidString: String(text)) else { throw cell.failure(UUID.self, "not a UUID") }
         return value
+    }
+
+    /// PostgreSQL's text form (`8-4-4-4-12` hex digits) without `UUID(uuidString:)`, which
+    /// is slow on Linux (`sscanf`); nil for anything else (then `UUID(uuidString:)` decides).
+    static func parseCanonical(_ bytes: UnsafeRawBufferPointer) -> UUID? {
+        guard bytes.count == 36 else { return nil }
+        var raw: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        let parsed = withUnsafeMutableBytes(of: &raw) { out -> Bool in
+            var i = 0, o = 0
+            while i < 36 {
+                if i == 8 || i == 13 || i == 18 || i == 23 {
+                    guard bytes[i] == 0x2D else { return false }
+                    i += 1
+                    continue
+                }
+                guard let high = hexDigit(bytes[i]), let low = hexDigit(bytes[i + 1]) else { return false }
+                out[o] = high << 4 | low
+                o += 1
+                i += 2
+            }
+            return true
+        }
+        return parsed ? UUID(uuid: raw) : nil
+    }
+
+    private static func hexDigit(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case 0x30...0x39: return byte - 0x30
+        case 0x41...0x46: return byte - 0x41 + 10
+        case 0x61...0x66: return byte - 0x61 + 10
+        default: return nil
+        }
     }
 }
 

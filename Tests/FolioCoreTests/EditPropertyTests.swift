@@ -23,6 +23,62 @@ struct EditPropertyTests {
         }
     }
 
+    /// Pieces that join or split clusters next to others: vowel signs, virama, nukta,
+    /// regional indicators, ZWJ, skin tones, combining accents, CR LF.
+    static let fusing: [String] = [
+        "\u{093F}", "\u{094D}", "\u{093C}", "\u{0947}", "क", "ष", "\u{1F1EE}", "\u{1F1F3}", "\u{200D}", "\u{1F469}", "\u{1F3FD}",
+        "\u{0301}", "e", "\r", "\n", " ", "\u{1F4BB}", "क्", "👩‍", "🇮",
+    ]
+
+    /// The merged windows of `apply` accept and refuse exactly what one window per junction
+    /// did, with the same error, also on edits that join or split clusters.
+    @Test func mergedWindowsAgreeWithOneWindowPerJunction() {
+        var refused = 0
+        for seed in 1...UInt64(2_000) {
+            var generator = SplitMix64(seed: seed &* 104_729)
+            let pieces = (0..<Int.random(in: 0...24, using: &generator)).map { _ in
+                Bool.random(using: &generator) ? Self.fusing.randomElement(using: &generator)! : RandomText.tokens.randomElement(using: &generator)!
+            }
+            let base = ScalarText(pieces.joined())
+            var ops: [TextEdit.Operation] = []
+            var position = 0
+            while position < base.count || (ops.isEmpty && Bool.random(using: &generator)) {
+                let remaining = base.count - position
+                switch Int.random(in: 0..<10, using: &generator) {
+                case 0..<3 where remaining > 0:
+                    let n = Int.random(in: 1...min(remaining, 6), using: &generator)
+                    ops.append(.delete(n))
+                    position += n
+                case 3..<6:
+                    let text = (0..<Int.random(in: 1...3, using: &generator)).map { _ in Self.fusing.randomElement(using: &generator)! }.joined()
+                    ops.append(.insert(text))
+                default:
+                    guard remaining > 0 else { break }
+                    let n = Int.random(in: 1...min(remaining, 12), using: &generator)
+                    ops.append(.retain(n))
+                    position += n
+                }
+                if remaining == 0 { break }
+            }
+            guard let edit = try? TextEdit(ops) else { continue }
+            let merged: Result<ScalarText, EditError>
+            do throws(EditError) { merged = .success(try edit.apply(to: base, checkingEveryJunction: false)) } catch { merged = .failure(error) }
+            let every: Result<ScalarText, EditError>
+            do throws(EditError) { every = .success(try edit.apply(to: base, checkingEveryJunction: true)) } catch { every = .failure(error) }
+            switch (merged, every) {
+            case (.success(let a), .success(let b)):
+                #expect(a.scalars == b.scalars && a.boundaries == b.boundaries, "seed \(seed)")
+                #expect(a.boundaries == ScalarText(a.string).boundaries, "seed \(seed)")
+            case (.failure(let a), .failure(let b)):
+                #expect(a == b, "seed \(seed)")
+                refused += 1
+            default:
+                Issue.record("seed \(seed): merged \(merged), every junction \(every), base \(ScalarText.describe(base.string)), edit \(edit)")
+            }
+        }
+        #expect(refused > 100)
+    }
+
     @Test func transformConverges() throws {
         for seed in 1...UInt64(Self.iterations) {
             var generator = SplitMix64(seed: seed &* 7_919)
