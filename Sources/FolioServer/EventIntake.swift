@@ -128,7 +128,9 @@ struct EventIntake: Sendable {
 
             let decoded: FolioEvent
             do {
-                decoded = try FolioEvent.decode(type: event.type, schemaVersion: event.schemaVersion, data: event.data)
+                // From text, so the core's hand-written decoder reads the common shapes (the
+                // same values as JSONDecoder, which still reads anything else and names errors).
+                decoded = try FolioEvent.decode(type: event.type, schemaVersion: event.schemaVersion, json: String(decoding: event.data, as: UTF8.self))
             } catch {
                 refuse(.invalid, error.description)
                 continue
