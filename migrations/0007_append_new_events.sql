@@ -1,10 +1,10 @@
--- A lean append path for the common case: events that state no expected revision.
+-- A lean append path for the common case: events whose id was never stored before.
 --
 -- folio_append (migrations 0003, 0004) judges every event before it writes anything: an
 -- advisory lock per stream, a look-up by event id per event, and a set-based statement with
 -- window sorts that numbers, checks and reports each batch. For a group commit of single-event
--- appends to new streams almost all of that finds nothing, and profiling showed it costing as
--- much as the insert itself (docs/performance.md, issue 3).
+-- appends almost all of that finds nothing, and profiling showed it costing as much as the
+-- insert itself (docs/performance.md, issue 3).
 --
 -- folio_append_new_events writes first and looks only at what did not go in:
 --
@@ -12,23 +12,30 @@
 --   statement's snapshot, so rows of this same statement are not counted) plus p_nth, the
 --   event's 1-based place among the events of its stream in this call (the caller computes it;
 --   requests of one call never share a stream);
+-- * an expected revision (G2) is checked on the row as inserted: it must be the revision just
+--   before it (0: the event starts its stream);
 -- * no advisory lock: the primary key (stream_id, stream_revision) is what keeps two writers
---   from taking one revision. A writer that loses the race gets unique_violation (23505) on
---   events_stream_revision_key and nothing of its statement is stored; the caller then retries
---   the whole group through folio_append. One caller's conflict never fails another's events;
---   it only costs the group a second attempt.
+--   from taking one revision. Revisions are dense, so a row that went in at head + 1 proves
+--   the stream was at head when this transaction commits. A writer that loses the race gets
+--   unique_violation (23505) on events_stream_revision_key, and nothing of its statement is
+--   stored;
 -- * ON CONFLICT (event_id) DO NOTHING, then a look-up by event id for the rows that did not go
---   in: the same type and data is a `duplicate` (G3: the original revision and position), else
---   `event-id-reused`. That judgement is final only for a request of one event. When such a
---   row belongs to a request of several events (G5: all or nothing, and its other events were
---   numbered as if it went in), or when the row it conflicted with is not visible to this
---   statement (stored by a transaction that committed while this one ran), the function raises
---   SQLSTATE FO002 and the caller retries the group through folio_append.
+--   in: the same type and data is a `duplicate` (G3: the original revision and position, its
+--   expected revision not checked, as in folio_append), else `event-id-reused`.
+--
+-- Whenever it cannot give a final answer on its own, the function raises instead, so nothing
+-- of the call is stored and the caller writes the whole group again through folio_append,
+-- which judges every event and names every reason: SQLSTATE FO002 when an expected revision
+-- does not match, when an event stored before belongs to a request of several events (G5: all
+-- or nothing, and its other events were numbered as if it went in), or when the stored event
+-- it collided with is not visible to this statement (its transaction committed meanwhile);
+-- 23505 when another transaction took a revision first. One caller's conflict never fails
+-- another's events; it only costs the group a second attempt.
 --
 -- Contract: p_requests numbers the append calls (as in folio_append); every request of one
--- call has distinct event ids and no expected revision, and no two requests share a stream or
--- an event id. Output: one row per event, `k` its 1-based place in the input (rows may come in
--- any order), status `appended`, `duplicate` or `event-id-reused`.
+-- call has distinct event ids, and no two requests share a stream or an event id. Output: one
+-- row per event, `k` its 1-based place in the input (rows may come in any order), status
+-- `appended`, `duplicate` or `event-id-reused`.
 
 CREATE FUNCTION folio_append_new_events_refused(p_event_id uuid, p_reason text) RETURNS text
 LANGUAGE plpgsql AS $$
@@ -49,7 +56,8 @@ CREATE FUNCTION folio_append_new_events(
     p_schema_versions integer[],
     p_data            jsonb[],
     p_metadata        jsonb[],
-    p_article_ids     uuid[]
+    p_article_ids     uuid[],
+    p_expected        bigint[]
 ) RETURNS TABLE (
     k               bigint,
     status          text,
@@ -82,7 +90,11 @@ BEGIN
                   events.recorded_at
     )
     SELECT i.k,
-           CASE WHEN ins.event_id IS NOT NULL THEN 'appended'
+           CASE WHEN ins.event_id IS NOT NULL THEN
+                     CASE WHEN i.expected IS NULL OR i.expected = ins.stream_revision - 1 THEN 'appended'
+                          ELSE folio_append_new_events_refused(i.event_id, format(
+                                   'expected revision %s, the stream is at %s', i.expected, ins.stream_revision - 1))
+                     END
                 -- Evaluated only for rows that did not go in.
                 WHEN EXISTS (SELECT 1 FROM unnest(p_requests) WITH ORDINALITY AS r(request, k)
                               WHERE r.request = i.request AND r.k <> i.k)
@@ -97,7 +109,8 @@ BEGIN
            coalesce(ins.epoch, old.epoch),
            coalesce(ins.transaction_id, old.transaction_id),
            coalesce(ins.recorded_at, old.recorded_at)
-      FROM unnest(p_requests, p_event_ids, p_types, p_data) WITH ORDINALITY AS i(request, event_id, event_type, data, k)
+      FROM unnest(p_requests, p_event_ids, p_types, p_data, p_expected)
+           WITH ORDINALITY AS i(request, event_id, event_type, data, expected, k)
       LEFT JOIN inserted AS ins ON ins.event_id = i.event_id
       -- The stored event, only for rows that did not go in (LIMIT 1 keeps it a probe, see 0004).
       LEFT JOIN LATERAL (
@@ -110,4 +123,4 @@ END;
 $$;
 
 COMMENT ON FUNCTION folio_append_new_events IS
-    'Appends events without expected revisions: insert first, judge only conflicts; see migration 0007.';
+    'Appends new events: insert first, judge only conflicts, raise when folio_append must judge; see migration 0007.';

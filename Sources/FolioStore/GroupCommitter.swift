@@ -183,7 +183,8 @@ final class GroupCommitter: Sendable {
 
     /// Which SQL function one call of a group goes through.
     enum Path: Sendable, Equatable {
-        /// `folio_append_new_events` (migration 0007): insert first, judge only what conflicted.
+        /// `folio_append_new_events` (migration 0007): insert first, judge only what conflicted,
+        /// raise when `folio_append` must judge.
         case newEvents
         /// `folio_append` (migrations 0003, 0004): every event judged under per-stream locks.
         case checked
@@ -196,8 +197,8 @@ final class GroupCommitter: Sendable {
     }
 
     /// The statements that write a group, in order: one per ``layers(_:)`` layer and path.
-    /// Requests without expected revisions and without a repeated event id go through the fast
-    /// path (unless `newEventsPath` is false); the others through `folio_append`. Requests of
+    /// Requests without a repeated event id go through the fast path (unless `newEventsPath`
+    /// is false); the others through `folio_append`. Requests of
     /// one layer share no stream and no event id, so splitting a layer keeps every outcome.
     static func plan(_ requests: [[NewEvent]], newEventsPath: Bool = true) -> [Call] {
         layers(requests).flatMap { layer -> [Call] in
@@ -208,18 +209,16 @@ final class GroupCommitter: Sendable {
         }
     }
 
-    /// Whether a request may go through `folio_append_new_events`: no event states an expected
-    /// revision (those need `folio_append`'s check under the stream's lock) and no event id
-    /// appears twice (`duplicate-in-batch` is judged by `folio_append`).
+    /// Whether a request may go through `folio_append_new_events`: no event id appears twice
+    /// in it (`duplicate-in-batch` is judged by `folio_append`).
     static func fitsNewEventsPath(_ events: [NewEvent]) -> Bool {
-        guard events.allSatisfy({ $0.expectedRevision == nil }) else { return false }
         if events.count == 1 { return true }
         var ids = Set<UUID>(minimumCapacity: events.count)
         return events.allSatisfy { ids.insert($0.id).inserted }
     }
 
     /// Errors after which writing the group again can succeed: the fast path refused to judge
-    /// an event (FO002), a unique violation (a race for a revision or an event id with another
+    /// an event (FO002: e.g. an expected revision that does not match), a unique violation (a race for a revision or an event id with another
     /// transaction), or a deadlock between such racing transactions. Nothing was stored.
     static func isRace(_ error: any Error) -> Bool {
         guard let state = (error as? PostgresError)?.sqlState else { return false }
@@ -440,17 +439,18 @@ public enum AppendCall {
 
 }
 
-/// The fast SQL call for events without expected revisions: `folio_append_new_events`
-/// (migration 0007) inserts first and judges only the events whose id was stored before.
-/// Its rows come in any order, each with the event's 1-based place in the call.
+/// The fast SQL call: `folio_append_new_events` (migration 0007) inserts first, checks
+/// expected revisions on the rows as inserted, judges only the events whose id was stored
+/// before, and raises (nothing stored) whenever `folio_append` must judge instead. Its rows
+/// come in any order, each with the event's 1-based place in the call.
 public enum AppendNewEventsCall {
     public static let sql = """
         SELECT k, status, stream_revision, event_position, epoch, transaction_id, recorded_at
-          FROM folio_append_new_events($1::int, $2::int[], $3::int[], $4::text[], $5::uuid[], $6::text[], $7::int[], $8::jsonb[], $9::jsonb[], $10::uuid[])
+          FROM folio_append_new_events($1::int, $2::int[], $3::int[], $4::text[], $5::uuid[], $6::text[], $7::int[], $8::jsonb[], $9::jsonb[], $10::uuid[], $11::int8[])
         """
 
     /// The parameters of one call carrying `requests`, which must share no stream and no event
-    /// id (``GroupCommitter/layers(_:)``), each with distinct ids and no expected revisions.
+    /// id (``GroupCommitter/layers(_:)``), each with distinct ids.
     public static func bindings(epoch: Int, requests: [[NewEvent]]) -> PostgresBindings {
         let events = requests.flatMap { $0 }
         var numbers: [Int32] = []
@@ -472,7 +472,7 @@ public enum AppendNewEventsCall {
                 }
             }
         }
-        var binds = PostgresBindings(capacity: 10)
+        var binds = PostgresBindings(capacity: 11)
         binds.append(Int32(epoch))
         binds.append(numbers)
         binds.append(nth)
@@ -483,6 +483,7 @@ public enum AppendNewEventsCall {
         binds.append(events.map { PostgresRawJSON($0.data) })
         binds.append(events.map { PostgresRawJSON($0.metadata) })
         binds.append(PostgresNullableArray(events.map(\.articleID)))
+        binds.append(PostgresNullableArray(events.map(\.expectedRevision)))
         return binds
     }
 

@@ -8,35 +8,57 @@ import Testing
 /// `folio_append`: same outcomes as the checked path, each caller its own.
 @Suite("Event store: fast append path", .serialized)
 struct NewEventsPathTests {
-    /// Appends without expected revisions go through `folio_append_new_events`; appends that
-    /// state one, or repeat an event id in their batch, through `folio_append`.
-    @Test func fastPathIsTakenForEventsWithoutExpectedRevisions() async throws {
+    /// Appends go through `folio_append_new_events`, expected revisions included; a batch
+    /// that repeats an event id goes through `folio_append`, and an expected revision that
+    /// does not match makes the group fall back to it (which names the reason).
+    @Test func fastPathIsTakenUnlessAnIDRepeats() async throws {
         let fixture = try await StoreFixture.make("fast_path")
         let store = fixture.store
         let article = UUID()
-        try await store.append([Sample.created(article)])
-        try await store.append([Sample.retitled(article), Sample.retitled(article, title: "दूसरा")])
+        let stream = "article-\(article.uuidString.lowercased())"
+        try await store.append([Sample.created(article, expected: 0)])
+        try await store.append([Sample.retitled(article), Sample.retitled(article, title: "दूसरा", expected: 2)])
+        try await store.append([Sample.retitled(article, expected: 3)])
         var statistics = store.commitStatistics
-        #expect(statistics.newEventsCalls == 2)
+        #expect(statistics.newEventsCalls == 3)
         #expect(statistics.checkedCalls == 0)
         #expect(statistics.fallbacks == 0)
-        #expect(try await store.readStream("article-\(article.uuidString.lowercased())").map(\.revision) == [1, 2, 3])
+        #expect(try await store.readStream(stream).map(\.revision) == [1, 2, 3, 4])
 
-        try await store.append([Sample.retitled(article, expected: 3)])
         let twice = Sample.retitled(article)
-        await #expect(throws: AppendRejection.self) { try await store.append([twice, twice]) }
+        let inBatch = await #expect(throws: AppendRejection.self) { try await store.append([twice, twice]) }
+        #expect(inBatch?.reasons[twice.id] == .duplicateInBatch)
         statistics = store.commitStatistics
-        #expect(statistics.newEventsCalls == 2)
-        #expect(statistics.checkedCalls == 2)
+        #expect(statistics.newEventsCalls == 3)
+        #expect(statistics.checkedCalls == 1)
+
+        let stale = Sample.retitled(article, expected: 2)
+        let rejection = await #expect(throws: AppendRejection.self) { try await store.append([stale]) }
+        #expect(rejection?.reasons == [stale.id: .wrongExpectedRevision(expected: 2, actual: 4)])
+        let exists = await #expect(throws: AppendRejection.self) { try await store.append([Sample.created(article, expected: 0)]) }
+        #expect(exists?.reasons.values.first == .wrongExpectedRevision(expected: 0, actual: 4))
+        statistics = store.commitStatistics
+        #expect(statistics.fallbacks == 2)
+        #expect(try await store.readStream(stream).map(\.revision) == [1, 2, 3, 4])
 
         // The function itself: the session's role may run it, and its rows say what happened.
         let rows = try await fixture.pool.withConnection { connection in
             try connection.query(PostgresQuery(
                 unsafeSQL: AppendNewEventsCall.sql,
-                binds: AppendNewEventsCall.bindings(epoch: 1, requests: [[Sample.retitled(article)], [Sample.created()]])))
+                binds: AppendNewEventsCall.bindings(epoch: 1, requests: [[Sample.retitled(article, expected: 4)], [Sample.created()]])))
                 .map { try ($0.decode(Int.self, at: 0), $0.decode(String.self, at: 1), $0.decode(Int64.self, at: 2)) }
         }
         #expect(rows.sorted { $0.0 < $1.0 }.map { "\($0.0) \($0.1) \($0.2)" } == ["1 appended 5", "2 appended 1"])
+        // A wrong expected revision raises FO002 and stores nothing of the call.
+        let refused = await #expect(throws: PostgresError.self) {
+            try await fixture.pool.withConnection { connection in
+                try connection.query(PostgresQuery(
+                    unsafeSQL: AppendNewEventsCall.sql,
+                    binds: AppendNewEventsCall.bindings(epoch: 1, requests: [[Sample.created()], [Sample.retitled(article, expected: 1)]])))
+            }
+        }
+        #expect(refused?.sqlState == "FO002")
+        #expect(try await fixture.count() == 6)
         await fixture.close()
     }
 
@@ -57,15 +79,16 @@ struct NewEventsPathTests {
         reused.stream = "article-\(UUID().uuidString.lowercased())"
         let fresh = Sample.created(UUID())
         let pairArticle = UUID()
-        let pair = [Sample.created(pairArticle), Sample.retitled(pairArticle)]
-        let wrongExpected = Sample.retitled(guarded, expected: 0)
-        let rightExpected = Sample.created(UUID(), expected: 0)
+        let pair = [Sample.created(pairArticle, expected: 0), Sample.retitled(pairArticle, expected: 1)]
+        let rightExpected = Sample.retitled(guarded, expected: 1)
+        let twice = Sample.created(UUID())
 
-        // Without a batch that needs the fallback: one transaction, both paths (the reused id
-        // shares its id with the duplicate, so it goes into a later statement).
-        let group: [[NewEvent]] = [[fresh], [stored], [reused], [wrongExpected], pair, [rightExpected]]
+        // Nothing the fast path cannot judge: one transaction, both paths (the reused id shares
+        // its id with the duplicate, so it goes into a later statement; the batch repeating an
+        // id goes through folio_append).
+        let group: [[NewEvent]] = [[fresh], [stored], [reused], [twice, twice], pair, [rightExpected]]
         #expect(GroupCommitter.plan(group) == [
-            .init(path: .newEvents, requests: [0, 1, 4]), .init(path: .checked, requests: [3, 5]),
+            .init(path: .newEvents, requests: [0, 1, 4, 5]), .init(path: .checked, requests: [3]),
             .init(path: .newEvents, requests: [2]),
         ])
         let written = try await fixture.pool.withConnection { connection in
@@ -82,15 +105,16 @@ struct NewEventsPathTests {
         #expect(duplicate.map(\.position) == setup.map(\.position))
         #expect(duplicate.map(\.cursor) == setup.map(\.cursor))
         #expect(Self.rejection(results[2])?.reasons == [reused.id: .eventIDReused])
-        #expect(Self.rejection(results[3])?.reasons == [wrongExpected.id: .wrongExpectedRevision(expected: 0, actual: 1)])
+        #expect(Self.rejection(results[3])?.reasons == [twice.id: .duplicateInBatch])
         let appendedPair = try results[4].get()
         #expect(appendedPair.map(\.revision) == [1, 2])
         #expect(appendedPair[0].position < appendedPair[1].position)
-        #expect(try results[5].get().map(\.revision) == [1])
+        #expect(try results[5].get().map(\.revision) == [2])
         #expect(try await fixture.count() == 3 + 4)
 
-        // A batch of several events with one stored before: the fast path cannot judge it
-        // alone (all or nothing), so the group goes once more through folio_append.
+        // A batch of several events with one stored before, and an expected revision that does
+        // not match: the fast path cannot judge them alone (all or nothing; the reason must be
+        // named), so the group goes once more through folio_append.
         let newcomer = Sample.created(UUID())
         let mixedBatch = [Sample.created(UUID()), otherStored]
         let stale = Sample.retitled(guarded, expected: 5)
@@ -103,7 +127,7 @@ struct NewEventsPathTests {
         #expect(try again.results[0].get().map(\.status) == [.appended])
         #expect(try again.results[1].get().map(\.status) == [.appended, .duplicate])
         #expect(try again.results[2].get().map(\.status) == [.duplicate])
-        #expect(Self.rejection(again.results[3])?.reasons == [stale.id: .wrongExpectedRevision(expected: 5, actual: 1)])
+        #expect(Self.rejection(again.results[3])?.reasons == [stale.id: .wrongExpectedRevision(expected: 5, actual: 2)])
         #expect(try await fixture.count() == 7 + 2)
 
         // No gaps and no repeats in any stream's revisions.
