@@ -106,6 +106,9 @@ final class GroupCommitter: Sendable {
                     state.streamsInFlight[stream] = count == 0 ? nil : count
                 }
             }
+            // Let the callers just resumed run first: many append again at once, and the next
+            // group should carry them rather than leave them for the one after.
+            await Task.yield()
         }
     }
 
@@ -114,13 +117,17 @@ final class GroupCommitter: Sendable {
         let written: Written
         do {
             written = try await pool.withConnection { connection in
-                try Self.write(requests, epoch: group[0].epoch, on: connection)
+                let started = ContinuousClock.now
+                var written = try Self.write(requests, epoch: group[0].epoch, on: connection)
+                written.duration = ContinuousClock.now - started
+                return written
             }
         } catch {
             group.forEach { $0.continuation.resume(throwing: error) }
             return
         }
         state.withLock { state in
+            state.statistics.writing += written.duration
             if written.fellBack { state.statistics.fallbacks += 1 }
             if written.retriedAlone { state.statistics.retriedAlone += 1 }
             for call in written.calls {
@@ -143,6 +150,8 @@ final class GroupCommitter: Sendable {
         var fellBack = false
         /// The group failed as a whole and each request was written alone.
         var retriedAlone = false
+        /// Time on the connection (statements, round trips, commit).
+        var duration: Duration = .zero
     }
 
     /// Writes one group on `connection`: through ``plan(_:newEventsPath:)`` in one transaction;
@@ -353,6 +362,9 @@ public struct CommitStatistics: Sendable, Equatable {
     public var events = 0
     /// Time spent committing (summed over concurrent commits).
     public var busy: Duration = .zero
+    /// The part of ``busy`` spent on the connection (statements, round trips, commit); the
+    /// rest is leasing the connection, hopping threads and resuming callers.
+    public var writing: Duration = .zero
     /// Statements through `folio_append_new_events` (no expected revisions: insert first).
     public var newEventsCalls = 0
     /// Statements through `folio_append` (every event judged first).
