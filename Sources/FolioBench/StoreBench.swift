@@ -50,6 +50,10 @@ struct StoreBench {
         if let commits = ProcessInfo.processInfo.environment["FOLIO_BENCH_COMMITS"].flatMap(Int.init) {
             configuration.concurrentCommits = commits
         }
+        // FOLIO_BENCH_FAST_PATH=0: every append through folio_append, as before migration 0007.
+        if ProcessInfo.processInfo.environment["FOLIO_BENCH_FAST_PATH"] == "0" {
+            configuration.fastAppendPath = false
+        }
         let store = EventStore(pool: pool, configuration: configuration)
         try await store.start()
         var report = Report()

@@ -41,10 +41,14 @@ final class GroupCommitter: Sendable {
     let logger: Logger
     private let state = Mutex(State())
 
-    init(pool: ConnectionPool, maxEventsPerCommit: Int, concurrentCommits: Int, logger: Logger) {
+    /// Whether requests may go through `folio_append_new_events`.
+    let fastPath: Bool
+
+    init(pool: ConnectionPool, maxEventsPerCommit: Int, concurrentCommits: Int, fastPath: Bool = true, logger: Logger) {
         self.pool = pool
         self.maxEventsPerCommit = max(1, maxEventsPerCommit)
         self.concurrentCommits = max(1, concurrentCommits)
+        self.fastPath = fastPath
         self.logger = logger
     }
 
@@ -116,9 +120,10 @@ final class GroupCommitter: Sendable {
         let requests = group.map(\.events)
         let written: Written
         do {
+            let fastPath = self.fastPath
             written = try await pool.withConnection { connection in
                 let started = ContinuousClock.now
-                var written = try Self.write(requests, epoch: group[0].epoch, on: connection)
+                var written = try Self.write(requests, epoch: group[0].epoch, fastPath: fastPath, on: connection)
                 written.duration = ContinuousClock.now - started
                 return written
             }
@@ -157,9 +162,9 @@ final class GroupCommitter: Sendable {
     /// Writes one group on `connection`: through ``plan(_:newEventsPath:)`` in one transaction;
     /// again through `folio_append` only if the fast path refused; each request alone if the
     /// group failed for another reason (so an error reaches only its own caller).
-    static func write(_ requests: [[NewEvent]], epoch: Int, on connection: Connection) throws -> Written {
+    static func write(_ requests: [[NewEvent]], epoch: Int, fastPath: Bool = true, on connection: Connection) throws -> Written {
         let statements = try Statements(connection)
-        let plan = plan(requests)
+        let plan = plan(requests, newEventsPath: fastPath)
         do {
             do {
                 return Written(results: try run(plan, requests: requests, epoch: epoch, on: connection, statements), calls: plan)
