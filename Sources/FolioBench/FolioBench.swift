@@ -40,6 +40,9 @@ struct FolioBench: AsyncParsableCommand {
     @Option(name: .customLong("catch-up-events"), help: "Events in the log for the store's catch-up measurement.")
     var catchUpEvents: Int = 1_000_000
 
+    @Flag(name: .customLong("appends-only"), help: "Store suite: only the appends, not the catch-up read.")
+    var appendsOnly = false
+
     @Option(name: .customLong("client-events"), help: "Events in the log for the client's pull measurement (--suite client).")
     var clientEvents: Int = 100_000
 
@@ -83,7 +86,10 @@ struct FolioBench: AsyncParsableCommand {
             return
         }
         if suite == "store" {
-            let report = try await StoreBench(url: url, seconds: seconds, catchUpEvents: catchUpEvents).run()
+            var bench = StoreBench(url: url, seconds: seconds, catchUpEvents: catchUpEvents)
+            bench.rounds = rounds
+            bench.appendsOnly = appendsOnly
+            let report = try await bench.run()
             print(report.markdown(seconds: seconds))
             return
         }

@@ -20,6 +20,9 @@ public final class EventStore: Sendable {
         public var maxEventsPerCommit = 2000
         /// Group commits in flight at once.
         public var concurrentCommits = 2
+        /// Whether appends may go through `folio_append_new_events` (migration 0007: insert
+        /// first, judge only conflicts). Off: every append goes through `folio_append`.
+        public var fastAppendPath = true
         /// Whether to `LISTEN` for appends made by other processes.
         public var listen = true
         public var upcasters: UpcasterRegistry = .standard
@@ -60,7 +63,7 @@ public final class EventStore: Sendable {
         self.notifier = NotifyCoalescer(pool: pool, channel: configuration.notifyChannel, interval: configuration.notifyInterval)
         self.committer = GroupCommitter(
             pool: pool, maxEventsPerCommit: configuration.maxEventsPerCommit, concurrentCommits: configuration.concurrentCommits,
-            logger: logger)
+            fastPath: configuration.fastAppendPath, logger: logger)
     }
 
     // MARK: - Start and stop

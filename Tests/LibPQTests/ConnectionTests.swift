@@ -10,6 +10,15 @@ struct ConnectionTests {
         try Connection(configuration: TestPostgres.configuration(try await TestPostgres.freshDatabase("conn")))
     }
 
+    @Test func uuidsAreSentAsLowerCaseText() {
+        let id = UUID(uuidString: "0A1B2C3D-4E5F-6A7B-8C9D-AEBFC0D1E2F3")!
+        #expect(id.postgresArrayText == "0a1b2c3d-4e5f-6a7b-8c9d-aebfc0d1e2f3")
+        for _ in 0..<100 {
+            let random = UUID()
+            #expect(random.postgresArrayText == random.uuidString.lowercased())
+        }
+    }
+
     @Test func decodesEveryType() async throws {
         let connection = try await connect()
         let id = UUID()
