@@ -197,7 +197,6 @@ struct StoreBench {
         }
         let seconds = self.seconds
         let start = ContinuousClock.now
-        let cpuBefore = cpuMicros()
         let total = try await withThrowingTaskGroup(of: Int.self) { group in
             for _ in 0..<callers {
                 group.addTask {
@@ -214,7 +213,7 @@ struct StoreBench {
         }
         appended = total
         let rate = Double(total) / (ContinuousClock.now - start).seconds
-        log(String(format: "append %d callers × %d: %.0f events/s, %.1f µs CPU per event", callers, batch, rate, (cpuMicros() - cpuBefore) / Double(max(total, 1))))
+        log(String(format: "append %d callers × %d: %.0f events/s", callers, batch, rate))
         return rate
     }
 
