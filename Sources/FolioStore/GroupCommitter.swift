@@ -443,14 +443,7 @@ public enum AppendCall {
         var binds = PostgresBindings(capacity: 10)
         binds.append(Int32(epoch))
         binds.append(numbers)
-        binds.append(events.map(\.stream))
-        binds.append(events.map(\.id))
-        binds.append(events.map(\.type))
-        binds.append(events.map { Int32($0.schemaVersion) })
-        binds.append(events.map { PostgresRawJSON($0.data) })
-        binds.append(events.map { PostgresRawJSON($0.metadata) })
-        binds.append(PostgresNullableArray(events.map(\.articleID)))
-        binds.append(PostgresNullableArray(events.map(\.expectedRevision)))
+        binds.appendEventColumns(events)
         return binds
     }
 
@@ -493,14 +486,7 @@ public enum AppendNewEventsCall {
         binds.append(Int32(epoch))
         binds.append(numbers)
         binds.append(nth)
-        binds.append(events.map(\.stream))
-        binds.append(events.map(\.id))
-        binds.append(events.map(\.type))
-        binds.append(events.map { Int32($0.schemaVersion) })
-        binds.append(events.map { PostgresRawJSON($0.data) })
-        binds.append(events.map { PostgresRawJSON($0.metadata) })
-        binds.append(PostgresNullableArray(events.map(\.articleID)))
-        binds.append(PostgresNullableArray(events.map(\.expectedRevision)))
+        binds.appendEventColumns(events)
         return binds
     }
 
@@ -563,5 +549,20 @@ public enum AppendNewEventsCall {
             throw AppendRejection(reasons: reasons, order: events.map(\.id))
         }
         return outcomes
+    }
+}
+
+extension PostgresBindings {
+    /// The per-event array parameters both append functions end with, in their order: stream,
+    /// event id, type, schema version, data, metadata, article id, expected revision.
+    mutating func appendEventColumns(_ events: [NewEvent]) {
+        append(events.map(\.stream))
+        append(events.map(\.id))
+        append(events.map(\.type))
+        append(events.map { Int32($0.schemaVersion) })
+        append(events.map { PostgresRawJSON($0.data) })
+        append(events.map { PostgresRawJSON($0.metadata) })
+        append(PostgresNullableArray(events.map(\.articleID)))
+        append(PostgresNullableArray(events.map(\.expectedRevision)))
     }
 }
