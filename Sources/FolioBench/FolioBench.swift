@@ -1,5 +1,6 @@
 import ArgumentParser
 import EmbeddedPostgres
+import FolioProjector
 import Foundation
 import LibPQ
 import Logging
@@ -33,6 +34,9 @@ struct FolioBench: AsyncParsableCommand {
 
     @Option(name: .customLong("projector-batch"), help: "Events per transaction in the projector rebuild measurement.")
     var projectorBatch: Int = 5000
+
+    @Option(name: .customLong("projector-article-writers"), help: "Connections writing the rebuild's article rows before the swap, in parallel.")
+    var projectorArticleWriters: Int = Projector.Configuration().rebuildArticleWriters
 
     @Option(help: "What to measure: wrapper (the libpq wrapper), store (the event store), server (the HTTP server), client (a fresh client's full pull; --client-events sets the log size), projector (rebuild; --catch-up-events sets the log size) or core (the domain core, no database).")
     var suite: String = "wrapper"
@@ -81,7 +85,7 @@ struct FolioBench: AsyncParsableCommand {
             return
         }
         if suite == "projector" {
-            let report = try await ProjectorBench(url: url, events: catchUpEvents, batchSize: projectorBatch).run()
+            let report = try await ProjectorBench(url: url, events: catchUpEvents, batchSize: projectorBatch, articleWriters: projectorArticleWriters).run()
             print(report.markdown(seconds: seconds))
             return
         }

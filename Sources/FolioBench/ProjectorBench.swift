@@ -3,6 +3,7 @@ import FolioStore
 import Foundation
 import LibPQ
 import Logging
+import Synchronization
 
 /// The projector's rebuild from a log of `events` realistic events (articles created, then
 /// edited again and again, with annotations re-anchored on every edit), next to
@@ -13,6 +14,8 @@ struct ProjectorBench {
     /// Events per article (its creation, edits and annotations).
     let eventsPerArticle = 100
     let batchSize: Int
+    /// ``Projector/Configuration/rebuildArticleWriters``.
+    let articleWriters: Int
 
     func run() async throws -> Report {
         let admin = ConnectionPool(url, maxConnections: 2)
@@ -33,12 +36,20 @@ struct ProjectorBench {
         var configuration = Projector.Configuration()
         configuration.batchSize = batchSize
         configuration.rebuildBatchSize = batchSize
+        configuration.rebuildArticleWriters = articleWriters
         var logger = Logger(label: "bench.projector")
         logger.logLevel = .warning
         let projector = Projector(pool: pool, store: store, logger: logger, configuration: configuration)
         let cpuStart = cpuMicros()
+        // After the last batch's commit: the article rows, then the swap.
+        let lastBatch = Mutex<ContinuousClock.Instant?>(nil)
         let rebuild = try await projector.rebuild { progress in
+            lastBatch.withLock { $0 = .now }
             if progress.events % 100_000 < batchSize { log("rebuild: \(progress.events) events, \(Int(progress.rate)) events/s") }
+        }
+        if let last = lastBatch.withLock({ $0 }) {
+            let tail = ContinuousClock.now - last
+            log("rebuild: after the last batch (article rows, \(articleWriters) writers, and the swap): \(tail)")
         }
         let cpu = (cpuMicros() - cpuStart) / Double(max(1, rebuild.events))
         log("rebuild: \(rebuild.events) events in \(String(format: "%.1f", rebuild.seconds)) s, \(Int(rebuild.eventsPerSecond)) events/s, client CPU \(String(format: "%.1f", cpu)) µs/event")

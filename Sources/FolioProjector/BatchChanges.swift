@@ -93,6 +93,59 @@ struct SnapshotRow: Sendable {
 
 /// Stable JSON text of small values.
 enum JSONText {
+    /// A JSON array of strings (authors, tags), written by hand: one per article and
+    /// annotation row, where `JSONEncoder` cost more than the rest of the row. The text is
+    /// parsed as `jsonb`, so only its value matters.
+    static func stringArray(_ strings: [String]) -> String {
+        var bytes: [UInt8] = [UInt8(ascii: "[")]
+        bytes.reserveCapacity(2 + strings.reduce(0) { $0 + $1.utf8.count + 3 })
+        for (index, string) in strings.enumerated() {
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            appendString(string, to: &bytes)
+        }
+        bytes.append(UInt8(ascii: "]"))
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// An annotation's target as a JSON object (the keys of its `Codable` form, sorted),
+    /// written by hand like ``stringArray(_:)``.
+    static func target(_ target: AnnotationTarget) -> String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(64 + target.exact.utf8.count + target.prefix.utf8.count + target.suffix.utf8.count)
+        bytes.append(contentsOf: #"{"end":"#.utf8)
+        bytes.append(contentsOf: String(target.end).utf8)
+        bytes.append(contentsOf: #","exact":"#.utf8)
+        appendString(target.exact, to: &bytes)
+        bytes.append(contentsOf: #","prefix":"#.utf8)
+        appendString(target.prefix, to: &bytes)
+        bytes.append(contentsOf: #","start":"#.utf8)
+        bytes.append(contentsOf: String(target.start).utf8)
+        bytes.append(contentsOf: #","suffix":"#.utf8)
+        appendString(target.suffix, to: &bytes)
+        bytes.append(UInt8(ascii: "}"))
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Appends `string` as a JSON string: only `"`, `\` and control characters are escaped.
+    private static func appendString(_ string: String, to bytes: inout [UInt8]) {
+        bytes.append(UInt8(ascii: "\""))
+        for byte in string.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"):
+                bytes.append(UInt8(ascii: "\\"))
+                bytes.append(byte)
+            case 0..<0x20:
+                let digits: StaticString = "0123456789abcdef"
+                bytes.append(contentsOf: "\\u00".utf8)
+                bytes.append(digits.utf8Start[Int(byte >> 4)])
+                bytes.append(digits.utf8Start[Int(byte & 0x0F)])
+            default:
+                bytes.append(byte)
+            }
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+
     static func encode(_ value: some Encodable) -> String? {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]

@@ -44,6 +44,10 @@ public struct RebuildProgress: Sendable {
     /// Events in the log when the rebuild began (for an ETA; appends continue meanwhile).
     public var total: Int
     public var elapsed: Duration
+    /// The fold has read every event readers may see, but not yet every event committed
+    /// before the rebuild began: a transaction still open somewhere in the cluster holds back
+    /// the log's read horizon (G4), and the rebuild waits for it before it swaps.
+    public var waitingForLog = false
 
     /// Events per second so far.
     public var rate: Double {

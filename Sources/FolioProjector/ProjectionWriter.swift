@@ -47,6 +47,34 @@ enum ProjectionWriter {
         COPY proj_article_snapshots (generation, article_id, revision, slug, title, language, text, archived, updated_at, source) FROM STDIN
         """
 
+    /// Locks a generation's row against a change of state (an abandon) until the transaction ends.
+    static let lockGenerationStateSQL = """
+        SELECT state FROM folio_projection_generations WHERE name = $1 AND generation = $2 FOR SHARE
+        """
+
+    /// Upserts article rows of `generation`.
+    static func upsert(_ articles: [ArticleRow], generation: Int64, on connection: Connection) throws {
+        try connection.query(PostgresQuery(unsafeSQL: upsertArticlesSQL).with(binds: [
+            generation, articles.map(\.id), articles.map(\.slug), articles.map(\.title), articles.map(\.language), articles.map(\.text),
+            articles.map { $0.revision }, articles.map(\.createdAt), articles.map(\.updatedAt), articles.map(\.archived),
+            articles.map { JSONText.stringArray($0.authors) }, PostgresNullableArray(articles.map(\.source)),
+            articles.map { SearchText.document($0.title + " " + $0.text) }, articles.map(\.lastEditRevision),
+        ]))
+    }
+
+    /// Rebuild mode: upserts article rows of a `building` generation without moving its
+    /// checkpoint (several such transactions may run in parallel; the checkpoint's own
+    /// writer is not running then). The generation's row is share-locked and must still be
+    /// `building`: a generation abandoned meanwhile gets ``ProjectorError/fenced`` and
+    /// nothing of the chunk is written. Call inside a transaction.
+    static func writeBuildingArticles(_ articles: [ArticleRow], generation: Int64, name: String, on connection: Connection) throws {
+        let rows = try connection.query(PostgresQuery(unsafeSQL: lockGenerationStateSQL).with(binds: [name, generation]))
+        guard let row = rows.first else { throw ProjectorError.fenced(name: name, generation: generation, reason: "the generation is gone") }
+        let state = try row.decode(String.self, at: 0)
+        guard state == "building" else { throw ProjectorError.fenced(name: name, generation: generation, reason: "the generation is \(state)") }
+        try upsert(articles, generation: generation, on: connection)
+    }
+
     /// Writes `changes` (folded after `expected`) and moves the checkpoint to `changes.cursor`.
     /// Call inside a transaction.
     static func write(_ changes: BatchChanges, name: String, expected: StoreCursor, on connection: Connection) throws {
@@ -67,13 +95,7 @@ enum ProjectionWriter {
             throw ProjectorError.fenced(name: name, generation: generation, reason: "its checkpoint is \(stored), this writer folded after \(expected)")
         }
         if !changes.articles.isEmpty {
-            let articles = changes.articles
-            try connection.query(PostgresQuery(unsafeSQL: upsertArticlesSQL).with(binds: [
-                    generation, articles.map(\.id), articles.map(\.slug), articles.map(\.title), articles.map(\.language), articles.map(\.text),
-                    articles.map { $0.revision }, articles.map(\.createdAt), articles.map(\.updatedAt), articles.map(\.archived),
-                    articles.map { JSONText.encode($0.authors) ?? "[]" }, PostgresNullableArray(articles.map(\.source)),
-                    articles.map { SearchText.document($0.title + " " + $0.text) }, articles.map(\.lastEditRevision),
-                ]))
+            try upsert(changes.articles, generation: generation, on: connection)
         }
         if !changes.revisions.isEmpty {
             let generationText = String(generation)
@@ -103,8 +125,8 @@ enum ProjectionWriter {
             let annotations = changes.annotations
             try connection.query(PostgresQuery(unsafeSQL: upsertAnnotationsSQL).with(binds: [
                 generation, annotations.map(\.id), annotations.map(\.articleId), annotations.map(\.body),
-                annotations.map { JSONText.encode($0.tags) ?? "[]" }, annotations.map(\.motivation), PostgresNullableArray(annotations.map(\.author)),
-                annotations.map { JSONText.encode($0.target) ?? "{}" }, annotations.map(\.createdRevision), annotations.map(\.anchor.start),
+                annotations.map { JSONText.stringArray($0.tags) }, annotations.map(\.motivation), PostgresNullableArray(annotations.map(\.author)),
+                annotations.map { JSONText.target($0.target) }, annotations.map(\.createdRevision), annotations.map(\.anchor.start),
                 annotations.map(\.anchor.end), annotations.map(\.anchor.status.rawValue),
                 annotations.map { SearchText.document($0.body + " " + $0.tags.joined(separator: " ")) },
             ]))

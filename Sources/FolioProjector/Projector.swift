@@ -21,6 +21,12 @@ public final class Projector: Sendable {
         /// Most events per transaction while rebuilding (larger: fewer upserts of the same
         /// article; each transaction still ends within about a second).
         public var rebuildBatchSize = 5000
+        /// Connections that write a rebuild's article rows before the swap, in parallel
+        /// (each a transaction of its own; the pool should have this many to spare).
+        public var rebuildArticleWriters = 4
+        /// How often a rebuild that has read everything readers may see, but not yet every
+        /// event committed before it began, reads the log again.
+        public var horizonPollInterval: Duration = .milliseconds(50)
         /// How often a standby tries to take the lock.
         public var standbyPollInterval: Duration = .milliseconds(500)
         /// Articles whose history is kept in memory.
@@ -250,14 +256,49 @@ public final class Projector: Sendable {
         }
     }
 
-    /// Rebuild mode: writes the rows of the articles changed since their last row, with the
-    /// checkpoint where it is (no events).
+    /// Rebuild mode, before the swap: writes the rows of the articles changed since their
+    /// last row, in chunks on ``Configuration/rebuildArticleWriters`` connections in
+    /// parallel, each chunk a transaction of its own that finds the generation still
+    /// `building` (``ProjectionWriter/writeBuildingArticles(_:generation:name:on:)``). Not
+    /// with the checkpoint: nobody reads or resumes a building generation, and the swap
+    /// comes after every chunk has committed.
     private func flushArticles(of engine: inout ProjectionEngine) async throws {
         guard !engine.dirtyArticles.isEmpty else { return }
-        var changes = BatchChanges(generation: engine.generation)
-        changes.cursor = engine.cursor
-        changes.articles = engine.takeDirtyArticles()
-        try await write(changes, expected: engine.cursor)
+        let rows = engine.takeDirtyArticles()
+        let generation = engine.generation
+        let name = Self.name
+        let writers = max(1, min(configuration.rebuildArticleWriters, rows.count / 500 + 1))
+        let chunk = (rows.count + writers - 1) / writers
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for start in stride(from: 0, to: rows.count, by: chunk) {
+                let part = Array(rows[start..<min(rows.count, start + chunk)])
+                group.addTask { [pool] in
+                    try await pool.withConnection { connection in
+                        try connection.transaction { connection in
+                            try ProjectionWriter.writeBuildingArticles(part, generation: generation, name: name, on: connection)
+                        }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    /// The last event committed to the log so far, in read order, whether or not readers
+    /// may see it yet: reads (G4) stop below the oldest transaction open anywhere in the
+    /// cluster, so this can be ahead of what ``EventStore/readPage(after:limit:articles:)``
+    /// returns.
+    static let committedHeadSQL = """
+        SELECT epoch, transaction_id, position FROM events ORDER BY epoch DESC, transaction_id DESC, position DESC LIMIT 1
+        """
+
+    /// The cursor of the last event committed now (``committedHeadSQL``); ``StoreCursor/start``
+    /// for an empty log.
+    private func committedHead() async throws -> StoreCursor {
+        guard let row = try await pool.query(PostgresQuery(unsafeSQL: Self.committedHeadSQL)).first else { return .start }
+        return StoreCursor(
+            epoch: try row.decode(Int.self, at: 0), transactionID: try row.decode(PostgresXID8.self, at: 1).value,
+            position: try row.decode(Int64.self, at: 2))
     }
 
     /// Loads into `engine` the articles (history from the log, up to the read model's
@@ -319,8 +360,11 @@ public final class Projector: Sendable {
     /// Builds a new generation of the read model from the start of the log while the current
     /// one keeps serving, catches up with the log, then swaps it in atomically (only once it
     /// is at least as far as the active one, so readers never go back) and deletes the old
-    /// generation's rows. Synchronous: returns after the swap. Rebuilds of one read model run
-    /// one at a time (advisory lock).
+    /// generation's rows. Synchronous: returns after the swap, and the swapped-in generation
+    /// holds every event committed before the rebuild began (if a transaction open elsewhere
+    /// in the cluster holds back the log's read horizon, it waits for it to end, reporting
+    /// ``RebuildProgress/waitingForLog``). Rebuilds of one read model run one at a time
+    /// (advisory lock).
     @discardableResult
     public func rebuild(progress: (@Sendable (RebuildProgress) -> Void)? = nil) async throws -> RebuildReport {
         let previous = current.withLock { $0 }
@@ -341,6 +385,10 @@ public final class Projector: Sendable {
         try await pool.query("""
             INSERT INTO folio_projection_generations (name, generation, version, state) VALUES (\(Self.name), \(generation), \(Self.version), 'building')
             """)
+        // Everything committed before the rebuild began must be in the generation it swaps
+        // in, even while an open transaction (in any database of the cluster: transaction
+        // ids are global) keeps readers from seeing it yet.
+        let committed = try await committedHead()
         let total = try await pool.query("SELECT count(*) FROM events").scalar(Int.self)
         let started = ContinuousClock.now
         var engine = ProjectionEngine(
@@ -348,6 +396,7 @@ public final class Projector: Sendable {
             logger: logger)
         var applied = 0
         var attempts = 0
+        var waiting = false
         let batchSize = configuration.rebuildBatchSize
         // The previous batch's transaction, still being written while the next batch is
         // decoded and folded. Batches commit one after the other, in order, each with its
@@ -364,6 +413,23 @@ public final class Projector: Sendable {
             while true {
                 if page.count == 0 && page.isComplete {
                     try await finishPending()
+                    if engine.cursor < committed {
+                        // Caught up with what readers see, not with what was committed before
+                        // the rebuild began: an open transaction holds back the horizon.
+                        if !waiting {
+                            waiting = true
+                            logger.notice(
+                                "projector: rebuild waits for an open transaction to end before it can read the rest of the log",
+                                metadata: ["folded": "\(engine.cursor)", "committed": "\(committed)"])
+                            var report = RebuildProgress(
+                                name: Self.name, generation: generation, events: applied, total: total, elapsed: ContinuousClock.now - started)
+                            report.waitingForLog = true
+                            progress?(report)
+                        }
+                        try await Task.sleep(for: configuration.horizonPollInterval)
+                        page = try await readDecodedPage(after: engine.cursor, limit: batchSize)
+                        continue
+                    }
                     try await flushArticles(of: &engine)
                     if let previous = try await swap(to: generation, at: engine.cursor) {
                         let elapsed = ContinuousClock.now - started
@@ -387,9 +453,9 @@ public final class Projector: Sendable {
                 // A reload of an evicted article reads the read model: only after the
                 // previous batch has committed.
                 if !engine.complete { try await finishPending() }
-                // Article rows are written once the log is caught up (or before articles
-                // leave memory), not once per batch that touches them.
-                if let folded = try await fold(page, into: &engine, flushArticles: page.isComplete) {
+                // Article rows are written once the log is caught up, before the swap (or
+                // before articles leave memory), not once per batch that touches them.
+                if let folded = try await fold(page, into: &engine, flushArticles: false) {
                     try await finishPending()
                     pending = Task { [self] in
                         try await write(folded.changes, expected: folded.expected)

@@ -16,26 +16,39 @@ public enum SearchText {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(text.utf8.count)
         var lastWasSpace = true
-        for scalar in text.nfc.lowercased().unicodeScalars {
-            let keep: Bool
-            switch scalar.properties.generalCategory {
-            case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter,
-                .nonspacingMark, .spacingMark, .enclosingMark, .decimalNumber, .letterNumber, .otherNumber:
-                keep = true
-            case .format:
-                // ZWJ and ZWNJ shape Indic conjuncts; inside a word they belong to it.
-                keep = scalar.value == 0x200C || scalar.value == 0x200D
-            default:
-                keep = false
-            }
-            if keep {
-                UTF8.encode(scalar) { bytes.append($0) }
-                lastWasSpace = false
-            } else if !lastWasSpace {
-                bytes.append(0x20)
-                lastWasSpace = true
+        keepsInBMP.withUnsafeBufferPointer { keeps in
+            for scalar in text.nfc.lowercased().unicodeScalars {
+                let value = scalar.value
+                if value < 0x10000 ? keeps[Int(value)] : isWordScalar(scalar) {
+                    UTF8.encode(scalar) { bytes.append($0) }
+                    lastWasSpace = false
+                } else if !lastWasSpace {
+                    bytes.append(0x20)
+                    lastWasSpace = true
+                }
             }
         }
         return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Whether a scalar belongs to a word: a letter, a combining mark (vowel signs, nukta,
+    /// virama) or a digit, or ZWJ/ZWNJ (they shape Indic conjuncts inside a word).
+    static func isWordScalar(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.properties.generalCategory {
+        case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter,
+            .nonspacingMark, .spacingMark, .enclosingMark, .decimalNumber, .letterNumber, .otherNumber:
+            return true
+        case .format:
+            return scalar.value == 0x200C || scalar.value == 0x200D
+        default:
+            return false
+        }
+    }
+
+    /// ``isWordScalar(_:)`` for every scalar of the Basic Multilingual Plane, computed once
+    /// (64 KiB): looking up a scalar's general category costs more than the rest of
+    /// ``document(_:)`` together, and each article row's document has hundreds of scalars.
+    static let keepsInBMP: [Bool] = (0..<0x10000).map { value in
+        Unicode.Scalar(UInt32(value)).map(isWordScalar) ?? false
     }
 }

@@ -138,7 +138,12 @@ final class ProgressPrinter: Sendable {
             last = now
             return true
         }
-        guard due else { return }
+        guard due || progress.waitingForLog else { return }
+        if progress.waitingForLog {
+            let line = "rebuild \(progress.name): \(progress.events) events folded; waiting for an open transaction to end (the log's read horizon is held back)"
+            if terminal { FileHandle.standardError.write(Data("\r\(line)\n".utf8)) } else { say(line) }
+            return
+        }
         let eta = progress.secondsLeft.map { String(format: "ETA %.0f s", $0) } ?? "ETA ?"
         let rate = "\(Int(progress.rate)) events/s"
         if terminal {

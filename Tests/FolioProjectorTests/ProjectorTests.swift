@@ -257,6 +257,57 @@ struct ProjectorTests {
         _ = await running.result
     }
 
+    /// The flaky failure of `timeTravelEqualsTheFoldAtEveryRevision` in parallel runs, made
+    /// deterministic: a transaction left open in another database of the same cluster (xids
+    /// are cluster-wide) holds back the log's read horizon (G4), so readers do not see events
+    /// committed after it began. A rebuild must still swap in only a generation with every
+    /// event committed before it began: it waits for the horizon instead of swapping early.
+    @Test func rebuildIncludesEventsAnOpenTransactionElsewhereHidesFromReaders() async throws {
+        let fixture = try await ProjectorFixture.make("horizon")
+        defer { Task { await fixture.close() } }
+        var log = RandomLog(seed: 41)
+        try await fixture.store.appendInChunks(try log.events(200), seed: 6)
+        let other = try await TestPostgres.freshDatabase("horizon-other", cluster: ProjectorFixture.cluster)
+        let blocker = try Connection(configuration: TestPostgres.configuration(other))
+        try blocker.execute("BEGIN")
+        _ = try blocker.execute("SELECT pg_current_xact_id()")
+        // Committed after the blocker took its transaction id: hidden from readers until it ends.
+        try await fixture.store.appendInChunks(try log.events(300), seed: 7)
+        let visible = try await fixture.store.readPage(after: .start, limit: 10_000).events.count
+        #expect(visible <= 200)
+
+        let (waits, continuation) = AsyncStream.makeStream(of: RebuildProgress.self)
+        let projector = fixture.projector(batchSize: 50)
+        let rebuilding = Task {
+            defer { continuation.finish() }
+            return try await projector.rebuild { progress in
+                if progress.waitingForLog { continuation.yield(progress) }
+            }
+        }
+        // The rebuild has folded what readers see and waits (before the fix: it swapped).
+        var waited: RebuildProgress?
+        for await progress in waits {
+            waited = progress
+            break
+        }
+        #expect(waited != nil, "the rebuild swapped without the events the open transaction hides")
+        #expect((waited?.events ?? 0) <= 200)
+        try blocker.execute("ROLLBACK")
+        let report = try await rebuilding.value
+        #expect(report.events == 500)
+
+        let logged = try await fixture.admin.query("SELECT count(*) FROM events WHERE stream_id LIKE 'article-%'").scalar(Int.self)
+        let revisions = try await fixture.admin.query("""
+            SELECT count(*) FROM proj_article_revisions WHERE generation = (SELECT active_generation FROM folio_projections)
+            """).scalar(Int.self)
+        #expect(revisions == logged)
+        for (id, expected) in log.histories {
+            let article = try #require(try await fixture.readModels.article(id: id))
+            #expect(article.revision == expected.revision)
+            #expect(article.text.scalarsEqual(expected.current.text))
+        }
+    }
+
     static func revisions(_ readModels: ReadModels, _ ids: [UUID]) async throws -> [UUID: Int] {
         var result: [UUID: Int] = [:]
         for id in ids { result[id] = try await readModels.article(id: id)?.revision }
