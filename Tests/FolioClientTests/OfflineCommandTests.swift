@@ -101,7 +101,9 @@ struct OfflineCommandTests {
         // An editor script that appends a word (and a final newline, which is dropped).
         let script = try machine.file("ed.sh", "#!/bin/sh\nprintf 'एक ढाई तीन चार\\n' > \"$1\"\n")
         chmod(script, 0o755)
-        let outcome = try await machine.run(["edit", "e", "--json"], environment: ["EDITOR": script])
+        // Run by /bin/sh rather than exec'd: executing a file just written can fail with
+        // ETXTBSY while another test's process, forked meanwhile, still holds it open.
+        let outcome = try await machine.run(["edit", "e", "--json"], environment: ["EDITOR": "/bin/sh \(script)"])
         #expect(outcome.status == 0)
         let shown = try await machine.object(["show", "e"])
         #expect(shown["text"] as? String == "एक ढाई तीन चार")
