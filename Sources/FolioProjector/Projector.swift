@@ -284,23 +284,6 @@ public final class Projector: Sendable {
         }
     }
 
-    /// The last event committed to the log so far, in read order, whether or not readers
-    /// may see it yet: reads (G4) stop below the oldest transaction open anywhere in the
-    /// cluster, so this can be ahead of what ``EventStore/readPage(after:limit:articles:)``
-    /// returns.
-    static let committedHeadSQL = """
-        SELECT epoch, transaction_id, position FROM events ORDER BY epoch DESC, transaction_id DESC, position DESC LIMIT 1
-        """
-
-    /// The cursor of the last event committed now (``committedHeadSQL``); ``StoreCursor/start``
-    /// for an empty log.
-    private func committedHead() async throws -> StoreCursor {
-        guard let row = try await pool.query(PostgresQuery(unsafeSQL: Self.committedHeadSQL)).first else { return .start }
-        return StoreCursor(
-            epoch: try row.decode(Int.self, at: 0), transactionID: try row.decode(PostgresXID8.self, at: 1).value,
-            position: try row.decode(Int64.self, at: 2))
-    }
-
     /// Loads into `engine` the articles (history from the log, up to the read model's
     /// revision) and annotations (from the read model) that `events` need.
     private func loadMissing(for events: [DecodedEvent], into engine: inout ProjectionEngine) async throws {
@@ -388,7 +371,7 @@ public final class Projector: Sendable {
         // Everything committed before the rebuild began must be in the generation it swaps
         // in, even while an open transaction (in any database of the cluster: transaction
         // ids are global) keeps readers from seeing it yet.
-        let committed = try await committedHead()
+        let committed = try await store.committedHead()
         let total = try await pool.query("SELECT count(*) FROM events").scalar(Int.self)
         let started = ContinuousClock.now
         var engine = ProjectionEngine(

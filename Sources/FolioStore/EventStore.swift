@@ -204,10 +204,29 @@ public final class EventStore: Sendable {
              WHERE epoch < \(Int32(epoch)) OR transaction_id < pg_snapshot_xmin(pg_current_snapshot())
              ORDER BY epoch DESC, transaction_id DESC, position DESC LIMIT 1
             """)
-        guard let row = rows.first else { return .start }
+        return try Self.cursor(rows.first, issuedEpoch: epoch)
+    }
+
+    /// The cursor of the last event committed so far, in read order, whether or not readers
+    /// may see it yet: reads (G4) stop below the oldest transaction open anywhere in the
+    /// cluster (transaction ids are global), so this can be ahead of ``head()``. A reader that
+    /// must include everything committed before some moment (a rebuild) reads until it passes
+    /// this cursor. ``StoreCursor/start`` for an empty log.
+    public func committedHead() async throws -> StoreCursor {
+        let epoch = try currentEpoch()
+        let rows = try await pool.query("""
+            SELECT epoch, transaction_id, position FROM events
+             ORDER BY epoch DESC, transaction_id DESC, position DESC LIMIT 1
+            """)
+        return try Self.cursor(rows.first, issuedEpoch: epoch)
+    }
+
+    /// The cursor of a `(epoch, transaction_id, position)` row; ``StoreCursor/start`` for none.
+    private static func cursor(_ row: Row?, issuedEpoch: Int) throws -> StoreCursor {
+        guard let row else { return .start }
         return StoreCursor(
             epoch: try row.decode(Int.self, at: 0), transactionID: try row.decode(PostgresXID8.self, at: 1).value,
-            position: try row.decode(Int64.self, at: 2), issuedEpoch: epoch)
+            position: try row.decode(Int64.self, at: 2), issuedEpoch: issuedEpoch)
     }
 
     /// The stored events with these ids (after upcasting), by id; ids not in the log are absent.
