@@ -52,6 +52,7 @@ enum JSONText {
 struct EventDataLocator {
     private let bytes: [UInt8]
     private var index = 0
+    private static let maxDepth = 512
 
     private init(_ bytes: [UInt8]) { self.bytes = bytes }
 
@@ -188,7 +189,10 @@ struct EventDataLocator {
         return nil
     }
 
-    private mutating func skipValue() -> Bool {
+    /// Skips one value. Nesting deeper than `maxDepth` answers false (the caller falls back), so
+    /// no body can exhaust the stack, whatever JSONSerialization accepted.
+    private mutating func skipValue(depth: Int = 0) -> Bool {
+        guard depth < Self.maxDepth else { return false }
         skipWhitespace()
         guard let first = peek() else { return false }
         switch first {
@@ -206,7 +210,7 @@ struct EventDataLocator {
                 if first == UInt8(ascii: "{") {
                     guard string() != nil, colon() else { return false }
                 }
-                guard skipValue(), let more = separator(closing: closing) else { return false }
+                guard skipValue(depth: depth + 1), let more = separator(closing: closing) else { return false }
                 if !more { return true }
             }
         default:

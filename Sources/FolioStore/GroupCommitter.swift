@@ -11,12 +11,15 @@ import Synchronization
 /// the same transaction (see ``layers(_:)``). Requests whose event ids are distinct go through
 /// `folio_append_new_events` (migration 0007: insert first, check expected revisions on the
 /// rows as inserted, judge only events whose id was stored before), the others through
-/// `folio_append` (every event judged under per-stream locks); see ``plan(_:newEventsPath:)``. Each request is still atomic on its own: both
-/// functions report a refused request instead of raising, so it stores nothing of that request
-/// and the others commit. When the fast path cannot judge an event alone (a mismatched expected
-/// revision, a stored event in a batch of several) or loses a race for a revision, it raises,
-/// nothing of the group is stored, and the group is written again through `folio_append`. If a group fails for any other reason (e.g. data PostgreSQL refuses), every
-/// request is retried alone, so errors reach only the caller they belong to.
+/// `folio_append` (every event judged under per-stream locks); see ``plan(_:newEventsPath:)``.
+///
+/// Each request is still atomic on its own: both functions report a refused request instead
+/// of raising, so it stores nothing of that request and the others commit. When the fast path
+/// cannot judge an event alone (a mismatched expected revision, a stored event in a batch of
+/// several) or loses a race for a revision, it raises, nothing of the group is stored, and the
+/// group is written again through `folio_append`. If a group fails for any other reason (e.g.
+/// data PostgreSQL refuses), every request is retried alone, so errors reach only the caller
+/// they belong to.
 final class GroupCommitter: Sendable {
     private struct Request {
         var events: [NewEvent]

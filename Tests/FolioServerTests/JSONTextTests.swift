@@ -50,6 +50,9 @@ struct JSONTextTests {
         #expect(EventDataLocator.dataRanges(in: Array(#"[{"events": []}]"#.utf8)) == nil)
         #expect(EventDataLocator.dataRanges(in: Array(#"{"events": {"data": 1}}"#.utf8)) == nil)
         #expect(EventDataLocator.dataRanges(in: Array(#"{"events": [{"data": 1}"#.utf8)) == nil)
+        // Nesting deeper than the locator follows: nil, not a stack overflow.
+        let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
+        #expect(EventDataLocator.dataRanges(in: Array(#"{"events": [{"data": \#(deep)}]}"#.utf8)) == nil)
     }
 
     @Test func randomBodiesAgreeWithJSONSerialization() throws {
