@@ -24,7 +24,12 @@ struct BenchServer {
         let pool = ConnectionPool(configuration: .init(
             connection: ConnectionConfiguration(url, applicationName: "folio-bench"), maxConnections: 20,
             onConnect: { try StoreSession.configure($0) }))
-        let store = EventStore(pool: pool)
+        var storeSettings = EventStore.Configuration()
+        // FOLIO_BENCH_COMMITS: group commits in flight at once (the store's default otherwise).
+        if let commits = ProcessInfo.processInfo.environment["FOLIO_BENCH_COMMITS"].flatMap(Int.init) {
+            storeSettings.concurrentCommits = commits
+        }
+        let store = EventStore(pool: pool, configuration: storeSettings)
         var logger = Logger(label: "folio.bench.\(label)")
         logger.logLevel = .warning
         var settings = ServerConfiguration(host: "127.0.0.1", port: 0)

@@ -75,6 +75,10 @@ struct StoreBench {
                        round, storeRuns.last!, pgbenchRuns.last!, storeRuns.last! / pgbenchRuns.last! * 100))
         }
         let pgbench16 = median(pgbenchRuns), single16 = median(storeRuns)
+        // The ceiling for 16 callers that each wait for one event: 16 rows in flight, as one
+        // transaction or as two of 8, written by pgbench itself (see ceiling(clients:rows:)).
+        let ceiling16x1 = try ceiling(clients: 1, rows: 16)
+        let ceiling8x2 = try ceiling(clients: 2, rows: 8)
         let batch1 = try await appends(store, callers: 1, batch: 100)
         let batch16 = try await appends(store, callers: 16, batch: 100)
         report.rows += [
@@ -82,6 +86,8 @@ struct StoreBench {
             .init(what: "append 1 event per call, 1 caller", synchronousCommit: "on", tool: "EventStore.append", rate: single1, ratio: single1 / pgbench1),
             .init(what: "single-row INSERT of an event row, durable\(rounds > 1 ? " (median of \(rounds))" : "")", synchronousCommit: "on", tool: "pgbench -M prepared -c 16 -j 2", rate: pgbench16),
             .init(what: "append 1 event per call, 16 callers\(rounds > 1 ? " (median of \(rounds))" : "")", synchronousCommit: "on", tool: "EventStore.append (group commit)", rate: single16, ratio: single16 / pgbench16),
+            .init(what: "ceiling for 16 single-event callers: 16 rows per transaction, 1 connection", synchronousCommit: "on", tool: "pgbench -c 1, INSERT … SELECT of 16 rows into a copy of the log table", rate: ceiling16x1, ratio: ceiling16x1 / pgbench16),
+            .init(what: "ceiling for 16 single-event callers: 8 rows per transaction, 2 connections", synchronousCommit: "on", tool: "pgbench -c 2 -j 2, INSERT … SELECT of 8 rows into a copy of the log table", rate: ceiling8x2, ratio: ceiling8x2 / pgbench16),
             .init(what: "append 100 events per call, 1 caller", synchronousCommit: "on", tool: "EventStore.append", rate: batch1, ratio: batch1 / pgbench1),
             .init(what: "append 100 events per call, 16 callers", synchronousCommit: "on", tool: "EventStore.append (group commit)", rate: batch16, ratio: batch16 / pgbench16),
         ]
@@ -133,6 +139,32 @@ struct StoreBench {
         let tps = try Pgbench.run(script: script, name: "events", clients: clients, seconds: seconds, url: url)
         log("pgbench event rows -c \(clients): \(Int(tps)) tps")
         return tps
+    }
+
+    /// The most that callers who each wait for one event could reach, with `clients × rows`
+    /// of them: pgbench itself (no client work at all) writing `rows` rows per transaction,
+    /// one `INSERT … SELECT`, into a fresh table shaped as the log (`LIKE events INCLUDING
+    /// ALL`: its indexes, defaults and identity, no trigger), the JSON parsed into jsonb for
+    /// every row as the store's appends do. Rows per second.
+    func ceiling(clients: Int, rows: Int) throws -> Double {
+        let connection = try Connection(configuration: ConnectionConfiguration(url))
+        try connection.execute("""
+            DROP TABLE IF EXISTS bench_log_copy;
+            CREATE TABLE bench_log_copy (LIKE events INCLUDING ALL);
+            CHECKPOINT
+            """)
+        let article = "00000000-0000-4000-8000-000000000000"
+        let data = Self.payload(UUID(uuidString: article)!).replacingOccurrences(of: "'", with: "''")
+        // concat() is not immutable, so the planner leaves the casts for each row.
+        let script = """
+            INSERT INTO bench_log_copy (epoch, stream_id, stream_revision, event_id, event_type, schema_version, data, metadata, article_id)
+            SELECT 1, 'article-' || gen_random_uuid(), 1, gen_random_uuid(), 'ArticleCreated', 1,
+                   concat('\(data)')::jsonb, concat('{"author": "bench", "client": "bench"}')::jsonb, '\(article)'
+              FROM generate_series(1, \(rows));
+            """
+        let tps = try Pgbench.run(script: script, name: "log-copy", clients: clients, seconds: seconds, url: url)
+        log("pgbench, \(rows) log rows per transaction -c \(clients): \(Int(tps)) tps, \(Int(tps * Double(rows))) rows/s")
+        return tps * Double(rows)
     }
 
     /// Where the time of one append goes: the store's path against the bare round trip.

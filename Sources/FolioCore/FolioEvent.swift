@@ -191,8 +191,10 @@ public enum FolioEvent: Sendable, Hashable {
         return try encoder.encode(data)
     }
 
-    /// `encodedData()` as text.
+    /// `encodedData()` as text (written by hand for the most frequent types, see
+    /// ``EventDataJSON``).
     public func jsonText() throws -> String {
-        String(decoding: try encodedData(), as: UTF8.self)
+        if let text = EventDataJSON.text(for: self) { return text }
+        return String(decoding: try encodedData(), as: UTF8.self)
     }
 }

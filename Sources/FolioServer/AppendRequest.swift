@@ -23,13 +23,22 @@ struct IncomingEvent: Sendable {
 }
 
 /// Parses the body of `POST /v1/events`: `{"events": [{"id", "type", "data", "expectedRevision"?, "meta"?, "stream"?, "schemaVersion"?}]}`.
+///
+/// A well-formed body is read in one pass by ``AppendBodyScanner``; anything it does not
+/// accept is read again by `JSONSerialization`, which names the problem.
 enum AppendRequest {
     static func parse(_ body: ByteBuffer, maxEvents: Int) throws(APIError) -> [IncomingEvent] {
         let raw = Array(body.readableBytesView)
-        let bytes = Data(raw)
         guard String(validating: raw, as: UTF8.self) != nil else {
             throw APIError(status: .badRequest, code: "invalid-utf8", message: "the request body is not valid UTF-8")
         }
+        if let events = AppendBodyScanner.events(in: raw, maxEvents: maxEvents) { return events }
+        return try parseWithFoundation(raw, maxEvents: maxEvents)
+    }
+
+    /// The full reader: `JSONSerialization`, for any body, naming each problem it finds.
+    static func parseWithFoundation(_ raw: [UInt8], maxEvents: Int) throws(APIError) -> [IncomingEvent] {
+        let bytes = Data(raw)
         let root: Any
         do {
             root = try JSONSerialization.jsonObject(with: bytes, options: [.fragmentsAllowed])

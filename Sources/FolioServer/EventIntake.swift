@@ -112,10 +112,18 @@ struct EventIntake: Sendable {
         var plan = Plan()
         var refusals: [String: Refusal] = [:]
         var histories: [UUID: ArticleHistory?] = [:]
+        // Articles this batch creates, made into histories only when a later event of the
+        // batch needs one (building one segments the whole text into grapheme clusters).
+        var createdHere: [UUID: ArticleCreated] = [:]
         var annotations: [UUID: AnnotationRecord?] = [:]
         let now = Date()
 
         func history(_ article: UUID) async throws -> ArticleHistory? {
+            if let created = createdHere.removeValue(forKey: article) {
+                let made = ArticleHistory(created: created, recordedAt: now)
+                histories[article] = .some(made)
+                return made
+            }
             if let known = histories[article] { return known }
             let loaded = try await articles.history(of: article)
             histories[article] = loaded
@@ -170,7 +178,7 @@ struct EventIntake: Sendable {
                         refuse(.conflict, "wrong-expected-revision: expected \(expected), the article does not exist yet")
                         continue
                     }
-                    histories[created.articleId] = .some(ArticleHistory(created: created, recordedAt: now))
+                    createdHere[created.articleId] = created
                     plan.add(event, decoded, meta: meta, article: created.articleId, expected: 0, status: .appended)
 
                 case .articleEdited(let edited):

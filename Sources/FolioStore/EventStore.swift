@@ -18,8 +18,11 @@ public final class EventStore: Sendable {
         public var pollInterval: Duration = .seconds(1)
         /// Most events one group commit carries.
         public var maxEventsPerCommit = 2000
-        /// Group commits in flight at once.
+        /// Group commits in flight at once, at most.
         public var concurrentCommits = 2
+        /// A further group commit starts while one is in flight only when at least this many
+        /// events wait: few waiting events go together in the next commit instead.
+        public var eventsForConcurrentCommit = 32
         /// Whether appends may go through `folio_append_new_events` (migration 0007: insert
         /// first, judge only conflicts). Off: every append goes through `folio_append`.
         public var fastAppendPath = true
@@ -63,6 +66,7 @@ public final class EventStore: Sendable {
         self.notifier = NotifyCoalescer(pool: pool, channel: configuration.notifyChannel, interval: configuration.notifyInterval)
         self.committer = GroupCommitter(
             pool: pool, maxEventsPerCommit: configuration.maxEventsPerCommit, concurrentCommits: configuration.concurrentCommits,
+            eventsForConcurrentCommit: configuration.eventsForConcurrentCommit,
             fastPath: configuration.fastAppendPath, logger: logger)
     }
 

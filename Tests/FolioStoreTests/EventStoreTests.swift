@@ -300,6 +300,35 @@ struct EventStoreTests {
         await fixture.close()
     }
 
+    /// Callers that each wait for one event share one commit at a time (16 of them never
+    /// queue `eventsForConcurrentCommit` events); batches fill the queue and get a second
+    /// commit in flight. Every event is stored either way.
+    @Test func secondCommitStartsOnlyForAFullQueue() async throws {
+        let fixture = try await StoreFixture.make("concurrent_commits")
+        let store = fixture.store
+        func appendConcurrently(callers: Int, rounds: Int, batch: Int) async throws {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<callers {
+                    group.addTask {
+                        for _ in 0..<rounds { try await store.append((0..<batch).map { _ in Sample.created(UUID()) }) }
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+        try await appendConcurrently(callers: 16, rounds: 20, batch: 1)
+        var statistics = store.commitStatistics
+        #expect(statistics.peakConcurrentCommits == 1)
+        #expect(statistics.events == 320)
+        #expect(statistics.commits < 320, "single-event callers should share commits")
+
+        try await appendConcurrently(callers: 16, rounds: 3, batch: 50)
+        statistics = store.commitStatistics
+        #expect(statistics.peakConcurrentCommits == 2)
+        #expect(try await fixture.count() == 320 + 16 * 3 * 50)
+        await fixture.close()
+    }
+
     @Test func badEventsGetClearErrorsAndStoreNothing() async throws {
         let fixture = try await StoreFixture.make()
         let store = fixture.store
