@@ -1,6 +1,7 @@
 import ArgumentParser
 import EmbeddedPostgres
 import FolioProjector
+import FolioServer
 import Foundation
 import LibPQ
 import Logging
@@ -56,9 +57,7 @@ struct FolioBench: AsyncParsableCommand {
             return
         }
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = .warning
-            return handler
+            FolioLogHandler.standardError(label: label, level: .warning)
         }
         var cluster: EmbeddedPostgres?
         let url: String
@@ -74,7 +73,7 @@ struct FolioBench: AsyncParsableCommand {
         }
         defer { try? cluster?.stop() }
         if suite == "server" {
-            let report = try await ServerBench(url: url, seconds: seconds, catchUpEvents: catchUpEvents).run()
+            let report = try await ServerBench(url: url, seconds: seconds, catchUpEvents: catchUpEvents, rounds: rounds).run()
             print(report.markdown(seconds: seconds))
             return
         }

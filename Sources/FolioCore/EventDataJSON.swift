@@ -59,7 +59,6 @@ enum EventDataJSON {
 
     /// Appends JSON without whitespace; keys are written in the order given (sorted by the caller).
     private struct Writer {
-        private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
         private(set) var text = ""
         /// A string held a character `JSONEncoder` escapes: the text is not its text.
         private(set) var needsEscaping = false
@@ -111,20 +110,11 @@ enum EventDataJSON {
             text += json
         }
 
-        /// A UUID lower-cased, as `encodeID` writes it (without Foundation's formatter).
+        /// A UUID lower-cased, as `encodeID` writes it.
         mutating func id(_ value: UUID) {
-            let digits = Self.hexDigits
-            let bytes = withUnsafeBytes(of: value.uuid) { Array($0) }
-            var out = [UInt8]()
-            out.reserveCapacity(38)
-            out.append(0x22)
-            for (index, byte) in bytes.enumerated() {
-                if index == 4 || index == 6 || index == 8 || index == 10 { out.append(0x2D) }
-                out.append(digits[Int(byte >> 4)])
-                out.append(digits[Int(byte & 0x0F)])
-            }
-            out.append(0x22)
-            text += String(decoding: out, as: UTF8.self)
+            text += "\""
+            text += value.lowercasedString
+            text += "\""
         }
     }
 }

@@ -180,9 +180,9 @@ public enum FolioEvent: Sendable, Hashable {
     }
 
     /// `article-<uuid lower-cased>`.
-    public static func articleStream(_ id: UUID) -> String { "article-" + id.uuidString.lowercased() }
+    public static func articleStream(_ id: UUID) -> String { "article-" + id.lowercasedString }
     /// `annotation-<uuid lower-cased>`.
-    public static func annotationStream(_ id: UUID) -> String { "annotation-" + id.uuidString.lowercased() }
+    public static func annotationStream(_ id: UUID) -> String { "annotation-" + id.lowercasedString }
 
     /// The data as stable JSON: sorted keys, no escaped slashes, UUIDs lower-cased, times RFC 3339.
     public func encodedData() throws -> Data {

@@ -19,7 +19,7 @@ struct IncomingEvent: Sendable {
     var meta: [String: any Sendable]
 
     /// Key under which this event's problems are reported in `error.details`.
-    var key: String { id.uuidString.lowercased() }
+    var key: String { id.lowercasedString }
 }
 
 /// Parses the body of `POST /v1/events`: `{"events": [{"id", "type", "data", "expectedRevision"?, "meta"?, "stream"?, "schemaVersion"?}]}`.

@@ -96,7 +96,7 @@ struct EventIntake: Sendable {
             case .pending(let index, let id, let status, let ops):
                 let outcome = outcomes[index]
                 return AppendResult(
-                    id: id.uuidString.lowercased(), status: outcome.status == .duplicate ? .duplicate : status,
+                    id: id.lowercasedString, status: outcome.status == .duplicate ? .duplicate : status,
                     stream: outcome.stream, revision: outcome.revision, position: outcome.position, ops: status == .transformed ? ops : nil)
             }
         }

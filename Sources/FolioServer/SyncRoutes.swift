@@ -25,6 +25,9 @@ struct SyncRoutes: Sendable {
     static let writeChunk = 64 * 1024
     /// Events read from the log per page.
     static let pageSize = 1000
+    /// Longest wait for events committed before a request to become readable (see
+    /// `settle` in the handler), after which `up-to-date` goes out without them.
+    static let settleTimeout: Duration = .seconds(2)
 
     /// A request's parameters.
     struct Parameters {
@@ -133,8 +136,21 @@ struct SyncRoutes: Sendable {
                     }
                 }
             }
+            /// `up-to-date` covers every event committed before the request came: reads (G4)
+            /// stop below the oldest transaction open anywhere in the cluster, so an unrelated
+            /// open transaction can hide a just-committed event (a client's own push, pulled
+            /// right after) for a moment. Catch up again, briefly, until past that head.
+            func settle(_ writer: inout any ResponseBodyWriter, committed: StoreCursor) async throws {
+                let deadline = ContinuousClock.now + Self.settleTimeout
+                while cursor < committed, ContinuousClock.now < deadline, !liveStreams.isShuttingDown {
+                    try await Task.sleep(for: .milliseconds(5))
+                    try await catchUp(&writer)
+                }
+            }
             do {
+                let committed = try await store.committedHead()
                 try await catchUp(&writer)
+                try await settle(&writer, committed: committed)
                 SyncLine.upToDate(cursor: cursor, count: count, into: &output)
                 try await flush(&writer)
                 while parameters.live {

@@ -15,6 +15,14 @@ public protocol PostgresArrayElement: PostgresEncodable {
     static var postgresArrayType: PostgresType { get }
     /// The element's text form, unquoted.
     var postgresArrayText: String { get }
+    /// The whole array in PostgreSQL's binary array format (see ``PostgresBinaryArray``), for
+    /// element types whose binary form costs nothing to make; nil (the default): the array
+    /// goes as a text literal.
+    static func postgresBinaryArray(_ elements: [Self?]) -> [UInt8]?
+}
+
+extension PostgresArrayElement {
+    public static func postgresBinaryArray(_ elements: [Self?]) -> [UInt8]? { nil }
 }
 
 extension PostgresEncodable where Self: PostgresArrayElement {
@@ -27,6 +35,10 @@ extension String: PostgresArrayElement {
     public static var postgresType: PostgresType { .text }
     public static var postgresArrayType: PostgresType { .textArray }
     public var postgresArrayText: String { self }
+    /// `text` elements as their UTF-8 bytes (`textsend`).
+    public static func postgresBinaryArray(_ elements: [String?]) -> [UInt8]? {
+        PostgresBinaryArray.encode(elements, elementType: .text, size: { $0.utf8.count }) { bytes, text in bytes.append(contentsOf: text.utf8) }
+    }
 }
 
 extension Substring: PostgresEncodable {
@@ -73,6 +85,12 @@ extension Double: PostgresArrayElement {
 extension UUID: PostgresArrayElement {
     public static var postgresType: PostgresType { .uuid }
     public static var postgresArrayType: PostgresType { .uuidArray }
+    /// `uuid` elements as their 16 bytes (`uuid_send`).
+    public static func postgresBinaryArray(_ elements: [UUID?]) -> [UInt8]? {
+        PostgresBinaryArray.encode(elements, elementType: .uuid, size: { _ in 16 }) { bytes, id in
+            withUnsafeBytes(of: id.uuid) { bytes.append(contentsOf: $0) }
+        }
+    }
     /// The lower-case `8-4-4-4-12` hex form, written byte by byte: `uuidString.lowercased()`
     /// formats with `sprintf` and builds two strings, a visible share of an append's client time.
     public var postgresArrayText: String {
@@ -146,12 +164,22 @@ public struct PostgresRawJSON: PostgresArrayElement, Hashable {
     public static var postgresType: PostgresType { .jsonb }
     public static var postgresArrayType: PostgresType { .jsonbArray }
     public var postgresArrayText: String { text }
+    /// `jsonb` elements as version 1 followed by the JSON text (`jsonb_send`).
+    public static func postgresBinaryArray(_ elements: [PostgresRawJSON?]) -> [UInt8]? {
+        PostgresBinaryArray.encode(elements, elementType: .jsonb, size: { 1 + $0.text.utf8.count }) { bytes, json in
+            bytes.append(1)
+            bytes.append(contentsOf: json.text.utf8)
+        }
+    }
 }
 
 extension Array: PostgresEncodable where Element: PostgresArrayElement {
     public static var postgresType: PostgresType { Element.postgresArrayType }
     public var postgresParameter: PostgresParameter {
-        PostgresParameter(type: Element.postgresArrayType, format: .text, bytes: PostgresArrayLiteral.encode(map { $0.postgresArrayText }))
+        if let binary = Element.postgresBinaryArray(map { $0 }) {
+            return PostgresParameter(type: Element.postgresArrayType, format: .binary, bytes: binary)
+        }
+        return PostgresParameter(type: Element.postgresArrayType, format: .text, bytes: PostgresArrayLiteral.encode(map { $0.postgresArrayText }))
     }
 }
 
@@ -161,7 +189,10 @@ public struct PostgresNullableArray<Element: PostgresArrayElement>: PostgresEnco
     public init(_ elements: [Element?]) { self.elements = elements }
     public static var postgresType: PostgresType { Element.postgresArrayType }
     public var postgresParameter: PostgresParameter {
-        PostgresParameter(type: Element.postgresArrayType, format: .text, bytes: PostgresArrayLiteral.encode(elements.map { $0?.postgresArrayText }))
+        if let binary = Element.postgresBinaryArray(elements) {
+            return PostgresParameter(type: Element.postgresArrayType, format: .binary, bytes: binary)
+        }
+        return PostgresParameter(type: Element.postgresArrayType, format: .text, bytes: PostgresArrayLiteral.encode(elements.map { $0?.postgresArrayText }))
     }
 }
 
@@ -211,4 +242,41 @@ public struct PostgresXID8: PostgresEncodable, PostgresDecodable, Hashable, Comp
 
     public static func < (lhs: PostgresXID8, rhs: PostgresXID8) -> Bool { lhs.value < rhs.value }
     public var description: String { String(value) }
+}
+
+/// PostgreSQL's binary array format (`array_send`), one dimension: the number of dimensions,
+/// whether any element is NULL, the element type, the length and lower bound (1), then each
+/// element as its byte count (-1 for NULL) and its binary form; integers big-endian. An empty
+/// array has no dimension.
+///
+/// Sent this way, text and JSON elements need no quoting here and no literal parsing on the
+/// server.
+public enum PostgresBinaryArray {
+    public static func encode<Element>(
+        _ elements: [Element?], elementType: PostgresType, size: (Element) -> Int, write: (inout [UInt8], Element) -> Void
+    ) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(20 + elements.reduce(0) { $0 + 4 + ($1.map(size) ?? 0) })
+        func append(_ value: UInt32) {
+            withUnsafeBytes(of: value.bigEndian) { bytes.append(contentsOf: $0) }
+        }
+        append(elements.isEmpty ? 0 : 1)
+        append(elements.contains { $0 == nil } ? 1 : 0)
+        append(elementType.rawValue)
+        guard !elements.isEmpty else { return bytes }
+        append(UInt32(elements.count))
+        append(1)
+        for element in elements {
+            guard let element else {
+                append(UInt32(bitPattern: -1))
+                continue
+            }
+            let count = size(element)
+            append(UInt32(count))
+            let start = bytes.count
+            write(&bytes, element)
+            precondition(bytes.count - start == count, "PostgresBinaryArray: an element wrote \(bytes.count - start) bytes, not \(count)")
+        }
+        return bytes
+    }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FolioServer
 import Foundation
 import Logging
 
@@ -33,9 +34,7 @@ struct Folio: AsyncParsableCommand {
     static func bootstrapLogging() {
         let level = ProcessInfo.processInfo.environment["FOLIO_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
+            FolioLogHandler.standardError(label: label, level: level)
         }
     }
 }

@@ -79,6 +79,14 @@ struct EventDataJSONTests {
         #expect(try FolioEvent.decode(type: event.type, schemaVersion: 1, json: text) == event)
     }
 
+    @Test func lowercasedUUIDsAsFoundationWritesThem() {
+        for _ in 0..<1000 {
+            let id = UUID()
+            #expect(id.lowercasedString == id.uuidString.lowercased())
+        }
+        #expect(UUID(uuid: (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 0xFF)).lowercasedString == "00010203-0405-0607-0809-0a0b0c0d0eff")
+    }
+
     @Test func otherTypesUseJSONEncoder() {
         #expect(EventDataJSON.text(for: .articleRetitled(ArticleRetitled(articleId: UUID(), title: "नया शीर्षक"))) == nil)
     }

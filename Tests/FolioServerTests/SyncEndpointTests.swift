@@ -36,6 +36,35 @@ struct SyncEndpointTests {
         await fixture.close()
     }
 
+    /// An unrelated transaction opened before an append hides the appended event from
+    /// readers (G4) until it ends; a sync that starts meanwhile waits for it (up to a limit)
+    /// instead of answering `up-to-date` without an event committed before it began.
+    @Test func upToDateWaitsForAnEventHiddenByAnOpenTransaction() async throws {
+        let fixture = try await ServerFixture.make("sync_settle")
+        let blockerOpen = Atomic(false), syncStarted = Atomic(false)
+        let blocker = Task {
+            try await fixture.admin.withConnection { connection in
+                try connection.execute("BEGIN")
+                _ = try connection.query("SELECT pg_current_xact_id()")
+                blockerOpen.store(true, ordering: .sequentiallyConsistent)
+                while !syncStarted.load(ordering: .sequentiallyConsistent) { usleep(1000) }
+                usleep(300_000)
+                try connection.execute("COMMIT")
+            }
+        }
+        while !blockerOpen.load(ordering: .sequentiallyConsistent) { try await Task.sleep(for: .milliseconds(1)) }
+        let article = UUID()
+        try await fixture.store.append([Sample.created(article)])
+        #expect(try await fixture.store.head() == .start, "the event is committed but no reader may see it yet")
+        syncStarted.store(true, ordering: .sequentiallyConsistent)
+        let (status, lines, _) = try await fixture.sync()
+        try await blocker.value
+        #expect(status == 200)
+        #expect(lines.map { $0["kind"] as? String } == ["event", "up-to-date"])
+        #expect((lines.first?["event"] as? [String: Any])?["stream"] as? String == "article-\(article.uuidString.lowercased())")
+        await fixture.close()
+    }
+
     @Test func resumingFromACursorRepeatsAndLosesNothing() async throws {
         let fixture = try await ServerFixture.make("sync_resume")
         let article = UUID()
