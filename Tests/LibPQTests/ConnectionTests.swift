@@ -114,6 +114,26 @@ struct ConnectionTests {
         #expect(try rows.map { try $0.decode(String?.self, at: 0) } == ["a", nil, "NULL"])
     }
 
+    /// Text, jsonb and uuid arrays travel in the binary array format: every element arrives
+    /// as sent (quotes, Hindi, emoji, NULLs, empty arrays), and what PostgreSQL refuses in text
+    /// (a NUL byte) it refuses here too.
+    @Test func binaryArrayParameters() async throws {
+        let connection = try await connect()
+        #expect(try connection.query("SELECT cardinality(\([String]())::text[])").scalar(Int.self) == 0)
+        #expect(try connection.query("SELECT cardinality(\([UUID]())::uuid[])").scalar(Int.self) == 0)
+        let json = [PostgresRawJSON(#"{"text": "क़ानून \"उद्धरण\" 🌧️", "n": [1, 2]}"#), PostgresRawJSON("[]"), PostgresRawJSON(#""\\""#)]
+        let texts = try connection.query("SELECT j::text FROM unnest(\(json)::jsonb[]) WITH ORDINALITY AS t(j, n) ORDER BY n")
+        #expect(try texts.map { try $0.decode(String.self, at: 0) } == [#"{"n": [1, 2], "text": "क़ानून \"उद्धरण\" 🌧️"}"#, "[]", #""\\""#])
+        let ids = [UUID(), UUID()]
+        let nullableIDs = PostgresNullableArray<UUID>([ids[0], nil, ids[1]])
+        let idRows = try connection.query("SELECT u::text FROM unnest(\(nullableIDs)::uuid[]) WITH ORDINALITY AS t(u, n) ORDER BY n")
+        #expect(try idRows.map { try $0.decode(String?.self, at: 0) } == [ids[0].uuidString.lowercased(), nil, ids[1].uuidString.lowercased()])
+        let bad = try #require(throws: PostgresError.self) { try connection.query("SELECT unnest(\(["nul \u{0} byte"])::text[])") }
+        #expect(bad.sqlState == "22021")
+        let badJSON = try #require(throws: PostgresError.self) { try connection.query("SELECT unnest(\([PostgresRawJSON("{not json")])::jsonb[])") }
+        #expect(badJSON.sqlState == "22P02")
+    }
+
     @Test func syntaxErrorCarriesSQLStateAndPosition() async throws {
         let connection = try await connect()
         let error = try #require(throws: PostgresError.self) { try connection.execute("SELEC 1") }
