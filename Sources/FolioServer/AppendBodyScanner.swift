@@ -14,8 +14,8 @@ import Foundation
 /// full reader refuses, and reads every body it accepts as the full reader does (tests compare
 /// the two).
 struct AppendBodyScanner {
-    /// Deepest nesting inside an event's members read here; deeper bodies go to the full
-    /// reader (kept below its limit of 512, which counts the envelope's levels too).
+    /// Deepest nesting read here, the envelope's own levels included; deeper bodies go to the
+    /// full reader (kept below its limit of 512).
     static let maxDepth = 500
 
     private let bytes: [UInt8]
@@ -37,103 +37,78 @@ struct AppendBodyScanner {
 
     private mutating func body(maxEvents: Int) -> [IncomingEvent]? {
         skipWhitespace()
-        guard take(.leftBrace) else { return nil }
         var events: [IncomingEvent]?
+        let read = object { scanner, key in
+            guard key == "events" else { return scanner.skipValue() }
+            guard events == nil, let list = scanner.eventList(maxEvents: maxEvents) else { return false }
+            events = list
+            return true
+        }
         skipWhitespace()
-        guard !take(.rightBrace) else { return nil }
-        repeat {
-            skipWhitespace()
-            guard let key = plainString() else { return nil }
-            skipWhitespace()
-            guard take(.colon) else { return nil }
-            skipWhitespace()
-            if key == "events" {
-                guard events == nil, let list = eventList(maxEvents: maxEvents) else { return nil }
-                events = list
-            } else {
-                guard skipValue() else { return nil }
-            }
-            skipWhitespace()
-        } while take(.comma)
-        guard take(.rightBrace) else { return nil }
-        skipWhitespace()
-        guard index == bytes.count, let events, !events.isEmpty else { return nil }
+        guard read, index == bytes.count, let events, !events.isEmpty else { return nil }
         return events
     }
 
     private mutating func eventList(maxEvents: Int) -> [IncomingEvent]? {
-        guard take(.leftBracket) else { return nil }
-        skipWhitespace()
-        guard !take(.rightBracket) else { return [] }
         var events: [IncomingEvent] = []
         var seen: Set<UUID> = []
-        repeat {
-            skipWhitespace()
-            guard events.count < maxEvents, let event = event(index: events.count), seen.insert(event.id).inserted else { return nil }
+        let read = container(close: .rightBracket) { scanner in
+            guard events.count < maxEvents, let event = scanner.event(index: events.count), seen.insert(event.id).inserted else { return false }
             events.append(event)
-            skipWhitespace()
-        } while take(.comma)
-        guard take(.rightBracket) else { return nil }
-        return events
+            return true
+        }
+        return read ? events : nil
     }
 
     private mutating func event(index position: Int) -> IncomingEvent? {
-        guard take(.leftBrace) else { return nil }
         var id: UUID?, type: String?, data: Range<Int>?
         var schemaVersion: Int?, expected: Int64??, stream: String??, meta: [String: any Sendable]?
-        skipWhitespace()
-        guard !take(.rightBrace) else { return nil }
-        repeat {
-            skipWhitespace()
-            guard let key = plainString() else { return nil }
-            skipWhitespace()
-            guard take(.colon) else { return nil }
-            skipWhitespace()
+        let read = object { scanner, key in
             switch key {
             case "id":
-                guard id == nil, let text = plainString(), let value = Self.uuid(text) else { return nil }
+                guard id == nil, let text = scanner.plainString(), let value = Self.uuid(text) else { return false }
                 id = value
             case "type":
-                guard type == nil, let text = plainString(), !text.isEmpty else { return nil }
+                guard type == nil, let text = scanner.plainString(), !text.isEmpty else { return false }
                 type = text
             case "data":
-                guard data == nil, peek == .leftBrace else { return nil }
-                let start = index
-                guard skipValue() else { return nil }
-                data = start..<index
+                guard data == nil, scanner.peek == .leftBrace else { return false }
+                let start = scanner.index
+                guard scanner.skipValue() else { return false }
+                data = start..<scanner.index
             case "schemaVersion":
-                guard schemaVersion == nil, let number = integer() else { return nil }
+                guard schemaVersion == nil, let number = scanner.integer() else { return false }
                 schemaVersion = Int(number)
             case "expectedRevision":
-                guard expected == nil else { return nil }
-                if takeLiteral("null") {
+                guard expected == nil else { return false }
+                if scanner.takeLiteral("null") {
                     expected = .some(nil)
                 } else {
-                    guard let number = integer(), number >= 0 else { return nil }
+                    guard let number = scanner.integer(), number >= 0 else { return false }
                     expected = .some(number)
                 }
             case "stream":
-                guard stream == nil else { return nil }
-                if takeLiteral("null") {
+                guard stream == nil else { return false }
+                if scanner.takeLiteral("null") {
                     stream = .some(nil)
                 } else {
-                    guard let text = plainString() else { return nil }
+                    guard let text = scanner.plainString() else { return false }
                     stream = .some(text)
                 }
             case "meta":
-                guard meta == nil else { return nil }
-                if takeLiteral("null") {
+                guard meta == nil else { return false }
+                if scanner.takeLiteral("null") {
                     meta = [:]
                 } else {
-                    guard let object = stringMembers() else { return nil }
+                    guard let object = scanner.stringMembers() else { return false }
                     meta = object
                 }
             default:
-                guard skipValue() else { return nil }
+                return scanner.skipValue()
             }
-            skipWhitespace()
-        } while take(.comma)
-        guard take(.rightBrace), let id, let type, let data else { return nil }
+            return true
+        }
+        guard read, let id, let type, let data else { return nil }
         return IncomingEvent(
             index: position, id: id, type: type, schemaVersion: schemaVersion ?? FolioEvent.currentSchemaVersion, data: Data(bytes[data]),
             stream: stream ?? nil, expectedRevision: expected ?? nil, meta: meta ?? [:])
@@ -142,27 +117,46 @@ struct AppendBodyScanner {
     /// An object's string members (others are checked and skipped, as the full reader
     /// ignores them); nil for anything but an object, or a repeated key.
     private mutating func stringMembers() -> [String: any Sendable]? {
-        guard take(.leftBrace) else { return nil }
         var members: [String: any Sendable] = [:]
         var keys: Set<String> = []
+        let read = object { scanner, key in
+            guard keys.insert(key).inserted else { return false }
+            guard scanner.peek == .quote else { return scanner.skipValue() }
+            guard let value = scanner.plainString() else { return false }
+            members[key] = value
+            return true
+        }
+        return read ? members : nil
+    }
+
+    /// Reads an object whose keys need no escapes, handing each key to `member` with the
+    /// value next; false for anything malformed, or when `member` refuses.
+    private mutating func object(_ member: (inout AppendBodyScanner, String) -> Bool) -> Bool {
+        container(close: .rightBrace) { scanner in
+            guard let key = scanner.plainString() else { return false }
+            scanner.skipWhitespace()
+            guard scanner.take(.colon) else { return false }
+            scanner.skipWhitespace()
+            return member(&scanner, key)
+        }
+    }
+
+    /// Reads `{…}` or `[…]` (the opening byte next), its elements separated by commas, each
+    /// read by `element`; at most ``maxDepth`` deep.
+    private mutating func container(close: UInt8, _ element: (inout AppendBodyScanner) -> Bool) -> Bool {
+        guard index < bytes.count, bytes[index] == (close == .rightBrace ? .leftBrace : .leftBracket) else { return false }
+        depth += 1
+        defer { depth -= 1 }
+        guard depth <= Self.maxDepth else { return false }
+        index += 1
         skipWhitespace()
-        guard !take(.rightBrace) else { return members }
+        if take(close) { return true }
         repeat {
             skipWhitespace()
-            guard let key = plainString(), keys.insert(key).inserted else { return nil }
-            skipWhitespace()
-            guard take(.colon) else { return nil }
-            skipWhitespace()
-            if peek == .quote {
-                guard let value = plainString() else { return nil }
-                members[key] = value
-            } else {
-                guard skipValue() else { return nil }
-            }
+            guard element(&self) else { return false }
             skipWhitespace()
         } while take(.comma)
-        guard take(.rightBrace) else { return nil }
-        return members
+        return take(close)
     }
 
     // MARK: - Values
@@ -205,35 +199,15 @@ struct AppendBodyScanner {
         guard let byte = peek else { return false }
         switch byte {
         case .leftBrace:
-            depth += 1
-            defer { depth -= 1 }
-            guard depth <= Self.maxDepth else { return false }
-            index += 1
-            skipWhitespace()
-            if take(.rightBrace) { return true }
-            repeat {
-                skipWhitespace()
-                guard peek == .quote, skipString() else { return false }
-                skipWhitespace()
-                guard take(.colon) else { return false }
-                skipWhitespace()
-                guard skipValue() else { return false }
-                skipWhitespace()
-            } while take(.comma)
-            return take(.rightBrace)
+            return container(close: .rightBrace) { scanner in
+                guard scanner.skipString() else { return false }
+                scanner.skipWhitespace()
+                guard scanner.take(.colon) else { return false }
+                scanner.skipWhitespace()
+                return scanner.skipValue()
+            }
         case .leftBracket:
-            depth += 1
-            defer { depth -= 1 }
-            guard depth <= Self.maxDepth else { return false }
-            index += 1
-            skipWhitespace()
-            if take(.rightBracket) { return true }
-            repeat {
-                skipWhitespace()
-                guard skipValue() else { return false }
-                skipWhitespace()
-            } while take(.comma)
-            return take(.rightBracket)
+            return container(close: .rightBracket) { $0.skipValue() }
         case .quote:
             return skipString()
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):

@@ -91,25 +91,11 @@ extension UUID: PostgresArrayElement {
             withUnsafeBytes(of: id.uuid) { bytes.append(contentsOf: $0) }
         }
     }
-    /// The lower-case `8-4-4-4-12` hex form, written byte by byte: `uuidString.lowercased()`
-    /// formats with `sprintf` and builds two strings, a visible share of an append's client time.
-    public var postgresArrayText: String {
-        withUnsafeBytes(of: uuid) { raw in
-            String(unsafeUninitializedCapacity: 36) { buffer in
-                var index = 0
-                for (offset, byte) in raw.enumerated() {
-                    if offset == 4 || offset == 6 || offset == 8 || offset == 10 {
-                        buffer[index] = UInt8(ascii: "-")
-                        index += 1
-                    }
-                    let high = byte >> 4, low = byte & 0x0F
-                    buffer[index] = high < 10 ? UInt8(ascii: "0") + high : UInt8(ascii: "a") + high - 10
-                    buffer[index + 1] = low < 10 ? UInt8(ascii: "0") + low : UInt8(ascii: "a") + low - 10
-                    index += 2
-                }
-                return index
-            }
-        }
+    /// The lower-case `8-4-4-4-12` form (parameters themselves go as 16 bytes, below).
+    public var postgresArrayText: String { uuidString.lowercased() }
+    /// A single `uuid` as its 16 bytes (`uuid_send`).
+    public var postgresParameter: PostgresParameter {
+        PostgresParameter(type: .uuid, format: .binary, bytes: withUnsafeBytes(of: uuid) { Array($0) })
     }
 }
 
