@@ -75,7 +75,10 @@ public struct TokenStore: Sendable {
 
     /// SHA-256 of the token's UTF-8 bytes: what the table stores.
     public static func hash(_ token: String) -> PostgresBytes {
-        PostgresBytes(Array(SHA256.hash(data: Data(token.utf8))))
+        var hasher = SHA256()
+        var text = token
+        text.withUTF8 { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
+        return PostgresBytes(Array(hasher.finalize()))
     }
 
     static func isValidName(_ name: String) -> Bool {

@@ -339,6 +339,7 @@ struct EventIntake: Sendable {
     /// The stored metadata: the client's `meta` strings, with `author` set from the token
     /// (never trusted from the client).
     static func metadata(_ event: IncomingEvent, author: String) -> String {
+        if event.meta.isEmpty { return JSONText.object(author: author) }
         var object: [String: String] = [:]
         for (name, value) in event.meta { if let text = value as? String { object[name] = text } }
         object["author"] = author

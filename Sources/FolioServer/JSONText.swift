@@ -24,6 +24,15 @@ enum JSONText {
     }
 
     /// A JSON object of string members, keys in sorted (byte) order.
+    /// `{"author":…}`, the metadata of an event sent without any (as `object(["author": author])`).
+    static func object(author: String) -> String {
+        var buffer = ByteBuffer()
+        buffer.writeStaticString(#"{"author":"#)
+        writeString(author, into: &buffer)
+        buffer.writeStaticString("}")
+        return String(buffer: buffer)
+    }
+
     static func object(_ members: [String: String]) -> String {
         var buffer = ByteBuffer()
         buffer.writeInteger(UInt8(ascii: "{"))

@@ -90,5 +90,8 @@ struct JSONTextTests {
         let parsed = try #require(JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: String])
         #expect(parsed == members)
         #expect(JSONText.object([:]) == "{}")
+        for author in ["priya", "प्रिया \"संपादक\"", "tab\tand\\"] {
+            #expect(JSONText.object(author: author) == JSONText.object(["author": author]))
+        }
     }
 }
