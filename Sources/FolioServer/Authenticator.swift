@@ -20,14 +20,21 @@ public final class Authenticator: Sendable {
 
     /// The caller's identity, or a 401 (no or bad token) / 503 (database down) error.
     public func identity(of request: Request) async throws -> Identity {
-        guard let header = request.headers[.authorization] else {
+        // One pass over the fields (the String subscript joins every Authorization field).
+        var header: String?
+        for field in request.headers where field.name == .authorization {
+            guard header == nil else {
+                throw APIError(status: .unauthorized, code: "unauthorized", message: "more than one Authorization header")
+            }
+            header = field.value
+        }
+        guard let header else {
             throw APIError(status: .unauthorized, code: "unauthorized", message: "missing Authorization: Bearer <token>")
         }
-        let parts = header.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+        guard let credentials = Self.bearerCredentials(header) else {
             throw APIError(status: .unauthorized, code: "unauthorized", message: "the Authorization header must be Bearer <token>")
         }
-        let token = Self.trimmed(parts[1])
+        let token = Self.trimmed(credentials)
         let key = TokenStore.hash(token).bytes
         let now = ContinuousClock.now
         let cached = cache.withLock { cache in cache[key].flatMap { $0.until > now ? $0 : nil } }
@@ -53,6 +60,18 @@ public final class Authenticator: Sendable {
 
     /// `text` without leading and trailing spaces and tabs (Foundation's `trimmingCharacters`
     /// costs a bridge to `NSString` on Linux, on every request).
+    /// What follows the `Bearer` scheme (any case) and one space, leading spaces skipped; nil
+    /// for another scheme or nothing after it.
+    static func bearerCredentials(_ header: String) -> Substring? {
+        var rest = Substring(header)
+        while rest.first == " " { rest = rest.dropFirst() }
+        guard let space = rest.firstIndex(of: " ") else { return nil }
+        let scheme = rest[..<space].utf8
+        guard scheme.count == 6, zip(scheme, "bearer".utf8).allSatisfy({ $0 | 0x20 == $1 }) else { return nil }
+        let credentials = rest[rest.index(after: space)...]
+        return credentials.isEmpty ? nil : credentials
+    }
+
     static func trimmed(_ text: Substring) -> String {
         var view = text
         while let first = view.first, first == " " || first == "\t" { view = view.dropFirst() }

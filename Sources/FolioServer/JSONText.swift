@@ -6,6 +6,12 @@ enum JSONText {
     /// A JSON string literal (RFC 8259 escaping; non-ASCII stays UTF-8).
     static func writeString(_ text: String, into buffer: inout ByteBuffer) {
         buffer.writeInteger(UInt8(ascii: "\""))
+        // Ids, streams and most text need no escape: one copy instead of a write per byte.
+        guard text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else {
+            buffer.writeString(text)
+            buffer.writeInteger(UInt8(ascii: "\""))
+            return
+        }
         for byte in text.utf8 {
             switch byte {
             case UInt8(ascii: "\""): buffer.writeStaticString("\\\"")
@@ -23,7 +29,6 @@ enum JSONText {
         buffer.writeInteger(UInt8(ascii: "\""))
     }
 
-    /// A JSON object of string members, keys in sorted (byte) order.
     /// `{"author":…}`, the metadata of an event sent without any (as `object(["author": author])`).
     static func object(author: String) -> String {
         var buffer = ByteBuffer()
@@ -33,6 +38,7 @@ enum JSONText {
         return String(buffer: buffer)
     }
 
+    /// A JSON object of string members, keys in sorted (byte) order.
     static func object(_ members: [String: String]) -> String {
         var buffer = ByteBuffer()
         buffer.writeInteger(UInt8(ascii: "{"))

@@ -45,6 +45,21 @@ struct AccessTests {
         #expect(Role.reader < .annotator && Role.annotator < .editor && Role.editor < .admin)
         #expect(Role(rawValue: "owner") == nil)
     }
+
+    /// The Authorization header: `Bearer` in any case, then the token (spaces and tabs around
+    /// it trimmed); anything else is refused.
+    @Test func bearerCredentialsAreReadFromTheHeader() {
+        #expect(Authenticator.bearerCredentials("Bearer folio_abc").map(String.init) == "folio_abc")
+        #expect(Authenticator.bearerCredentials("bearer folio_abc").map(String.init) == "folio_abc")
+        #expect(Authenticator.bearerCredentials("BEARER folio_abc").map(String.init) == "folio_abc")
+        #expect(Authenticator.bearerCredentials("  Bearer  folio_abc\t").map { Authenticator.trimmed($0) } == "folio_abc")
+        #expect(Authenticator.bearerCredentials("Basic Zm9vOmJhcg==") == nil)
+        #expect(Authenticator.bearerCredentials("Bearer") == nil)
+        #expect(Authenticator.bearerCredentials("Bearer ") == nil)
+        #expect(Authenticator.bearerCredentials("Bearers folio_abc") == nil)
+        #expect(Authenticator.bearerCredentials("Béarer folio_abc") == nil)
+        #expect(Authenticator.bearerCredentials("") == nil)
+    }
 }
 
 /// Times in answers are RFC 3339 in UTC with PostgreSQL's microseconds (SPEC §9).

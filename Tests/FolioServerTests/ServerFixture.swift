@@ -23,8 +23,12 @@ struct ServerFixture {
     private let group: ServiceGroup
     private let task: Task<Void, any Error>
 
+    /// `cluster`: another shared cluster, for a test that holds a transaction open (readers of
+    /// the log wait for the oldest open transaction of the whole cluster, so it would hold
+    /// back the other server tests' readers).
     static func make(
-        _ label: String = "server", projector runsProjector: Bool = false, configure: (inout ServerConfiguration) -> Void = { _ in }
+        _ label: String = "server", cluster: String = ServerFixture.cluster, projector runsProjector: Bool = false,
+        configure: (inout ServerConfiguration) -> Void = { _ in }
     ) async throws -> ServerFixture {
         let url = try await TestPostgres.freshDatabase(label, cluster: cluster)
         let admin = ConnectionPool(configuration: .init(connection: TestPostgres.configuration(url), maxConnections: 4))

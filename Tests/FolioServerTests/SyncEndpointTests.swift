@@ -40,14 +40,15 @@ struct SyncEndpointTests {
     /// readers (G4) until it ends; a sync that starts meanwhile waits for it (up to a limit)
     /// instead of answering `up-to-date` without an event committed before it began.
     @Test func upToDateWaitsForAnEventHiddenByAnOpenTransaction() async throws {
-        let fixture = try await ServerFixture.make("sync_settle")
+        let fixture = try await ServerFixture.make("sync_settle", cluster: "server-open-transaction")
         let blockerOpen = Atomic(false), syncStarted = Atomic(false)
         let blocker = Task {
             try await fixture.admin.withConnection { connection in
                 try connection.execute("BEGIN")
                 _ = try connection.query("SELECT pg_current_xact_id()")
                 blockerOpen.store(true, ordering: .sequentiallyConsistent)
-                while !syncStarted.load(ordering: .sequentiallyConsistent) { usleep(1000) }
+                // (Bounded, so a failure before the sync cannot hold the transaction open.)
+                for _ in 0..<10_000 where !syncStarted.load(ordering: .sequentiallyConsistent) { usleep(1000) }
                 usleep(300_000)
                 try connection.execute("COMMIT")
             }
