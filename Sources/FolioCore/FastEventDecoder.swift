@@ -441,40 +441,11 @@ struct JSONBytes {
     mutating func uuid() -> UUID? {
         skipWhitespace()
         // The common case without making a String: 36 bytes, hex and dashes, then the quote.
-        if index + 38 <= bytes.count, bytes[index] == 0x22, bytes[index + 37] == 0x22, let value = Self.uuid(bytes, at: index + 1) {
+        if index + 38 <= bytes.count, bytes[index] == 0x22, bytes[index + 37] == 0x22, let value = UUID(canonicalUTF8: UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[(index + 1)..<(index + 37)]))) {
             index += 38
             return value
         }
         return string().flatMap(UUID.init(uuidString:))
-    }
-
-    private static func uuid(_ bytes: UnsafeBufferPointer<UInt8>, at start: Int) -> UUID? {
-        var raw: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        let parsed = withUnsafeMutableBytes(of: &raw) { out -> Bool in
-            var i = 0, o = 0
-            while i < 36 {
-                if i == 8 || i == 13 || i == 18 || i == 23 {
-                    guard bytes[start + i] == 0x2D else { return false }
-                    i += 1
-                    continue
-                }
-                guard let high = hexDigit(bytes[start + i]), let low = hexDigit(bytes[start + i + 1]) else { return false }
-                out[o] = high << 4 | low
-                o += 1
-                i += 2
-            }
-            return true
-        }
-        return parsed ? UUID(uuid: raw) : nil
-    }
-
-    private static func hexDigit(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case 0x30...0x39: return byte - 0x30
-        case 0x41...0x46: return byte - 0x41 + 10
-        case 0x61...0x66: return byte - 0x61 + 10
-        default: return nil
-        }
     }
 
     /// The ot.js array of an edit, as `TextEdit.init(from:)` reads it (nonzero integers,

@@ -320,25 +320,11 @@ struct AppendBodyScanner {
         }
     }
 
-    /// A UUID in its 36-character form (either case), without Foundation's `sscanf`.
+    /// A UUID in its 36-character form (either case) without Foundation's `sscanf`, else as
+    /// `UUID(uuidString:)` reads it.
     static func uuid(_ text: String) -> UUID? {
-        let utf8 = Array(text.utf8)
-        guard utf8.count == 36 else { return UUID(uuidString: text) }
-        var bytes = [UInt8]()
-        bytes.reserveCapacity(16)
-        var i = 0
-        while i < 36 {
-            if i == 8 || i == 13 || i == 18 || i == 23 {
-                guard utf8[i] == .minus else { return nil }
-                i += 1
-                continue
-            }
-            guard let high = hexDigit(utf8[i]), let low = hexDigit(utf8[i + 1]) else { return nil }
-            bytes.append(high << 4 | low)
-            i += 2
-        }
-        return UUID(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
-                           bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]))
+        var text = text
+        return text.withUTF8 { UUID(canonicalUTF8: UnsafeRawBufferPointer($0)) } ?? UUID(uuidString: text)
     }
 }
 

@@ -102,6 +102,8 @@ extension UUID: PostgresDecodable {
 
     /// PostgreSQL's text form (`8-4-4-4-12` hex digits) without `UUID(uuidString:)`, which
     /// is slow on Linux (`sscanf`); nil for anything else (then `UUID(uuidString:)` decides).
+    /// (FolioCore has the same reader, `UUID(canonicalUTF8:)`: the wrapper depends on no
+    /// project module, and the core on no database code.)
     static func parseCanonical(_ bytes: UnsafeRawBufferPointer) -> UUID? {
         guard bytes.count == 36 else { return nil }
         var raw: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
