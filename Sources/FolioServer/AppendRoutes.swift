@@ -16,7 +16,7 @@ struct AppendRoutes: Sendable {
 
     /// `{"results": [...]}`, written by hand (keys sorted, as `JSONBody` writes them): on the
     /// append path `JSONEncoder` cost more than judging the event.
-    static func reply(_ results: [AppendResult]) -> Response {
+    static func reply(_ results: [AppendResult]) -> HTTPAnswer {
         var buffer = ByteBuffer()
         buffer.reserveCapacity(64 + results.count * 160)
         buffer.writeStaticString(#"{"results":["#)
@@ -39,7 +39,7 @@ struct AppendRoutes: Sendable {
             buffer.writeStaticString("}")
         }
         buffer.writeStaticString("]}")
-        return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: buffer))
+        return HTTPAnswer(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: buffer)
     }
 
     func register(on router: Router<BasicRequestContext>) {
@@ -48,17 +48,51 @@ struct AppendRoutes: Sendable {
         }
     }
 
+    /// The route, for requests ``AppendChannelHandler`` leaves to Hummingbird (e.g. one sent
+    /// with `Connection: close`).
     func append(_ request: Request) async throws -> Response {
-        let identity = try await authenticator.identity(of: request)
         var request = request
-        let body: ByteBuffer
-        do {
-            body = try await request.collectBody(upTo: configuration.maxBodyBytes)
-        } catch is NIOTooManyBytesError {
-            throw APIError(
-                status: .contentTooLarge, code: "body-too-large", message: "the body is larger than \(configuration.maxBodyBytes) bytes",
-                details: ["limit": String(configuration.maxBodyBytes)])
+        let answer = await answer(fields: request.headers) { [maxBodyBytes = configuration.maxBodyBytes] in
+            do {
+                return .bytes(try await request.collectBody(upTo: maxBodyBytes))
+            } catch is NIOTooManyBytesError {
+                return .tooLarge
+            }
         }
+        return answer.response
+    }
+
+    /// A request body as the append path sees it.
+    enum Body: Sendable {
+        case bytes(ByteBuffer)
+        /// Larger than `maxBodyBytes` (and not kept).
+        case tooLarge
+    }
+
+    /// The whole of `POST /v1/events` after HTTP: the token is checked before the body is
+    /// looked at (a caller without a valid token learns nothing about its body), then the
+    /// batch is parsed, judged and appended. Every failure becomes its answer here, so the
+    /// route and the channel handler answer alike.
+    func answer(fields: HTTPFields, body: () async throws -> Body) async -> HTTPAnswer {
+        do {
+            let identity = try await authenticator.identity(of: fields)
+            guard case .bytes(let bytes) = try await body() else {
+                throw APIError(
+                    status: .contentTooLarge, code: "body-too-large", message: "the body is larger than \(configuration.maxBodyBytes) bytes",
+                    details: ["limit": String(configuration.maxBodyBytes)])
+            }
+            return Self.reply(try await append(bytes, as: identity))
+        } catch let error as APIError {
+            return error.answer
+        } catch {
+            if let mapped = APIError.database(error, logger: logger) { return mapped.answer }
+            logger.error("append failed", metadata: ["error": "\(error)"])
+            return APIError(status: .internalServerError, code: "internal", message: "the append failed").answer
+        }
+    }
+
+    /// Parses, judges and appends one batch for `identity`; a refusal throws its `APIError`.
+    func append(_ body: ByteBuffer, as identity: Identity) async throws -> [AppendResult] {
         let incoming: [IncomingEvent]
         do {
             incoming = try AppendRequest.parse(body, maxEvents: configuration.maxBatchEvents)
@@ -76,12 +110,8 @@ struct AppendRoutes: Sendable {
         } catch let error as APIError {
             metrics.refusedBatches.increment()
             throw error
-        } catch let error as PostgresError where error.isConnectionError {
-            throw APIError.databaseUnavailable("\(error)")
-        } catch let error as PostgresError where error.sqlState == "57014" {
-            throw APIError(status: .serviceUnavailable, code: "timeout", message: "the database took too long", retryAfter: 1)
         }
         metrics.record(results)
-        return Self.reply(results)
+        return results
     }
 }

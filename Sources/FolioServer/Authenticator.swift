@@ -20,9 +20,14 @@ public final class Authenticator: Sendable {
 
     /// The caller's identity, or a 401 (no or bad token) / 503 (database down) error.
     public func identity(of request: Request) async throws -> Identity {
+        try await identity(of: request.headers)
+    }
+
+    /// The identity for a request's header fields, or a 401 / 503 error.
+    func identity(of fields: HTTPFields) async throws -> Identity {
         // One pass over the fields (the String subscript joins every Authorization field).
         var header: String?
-        for field in request.headers where field.name == .authorization {
+        for field in fields where field.name == .authorization {
             guard header == nil else {
                 throw APIError(status: .unauthorized, code: "unauthorized", message: "more than one Authorization header")
             }
@@ -58,8 +63,6 @@ public final class Authenticator: Sendable {
         return identity
     }
 
-    /// `text` without leading and trailing spaces and tabs (Foundation's `trimmingCharacters`
-    /// costs a bridge to `NSString` on Linux, on every request).
     /// What follows the `Bearer` scheme (any case) and one space, leading spaces skipped; nil
     /// for another scheme or nothing after it.
     static func bearerCredentials(_ header: String) -> Substring? {
@@ -72,6 +75,8 @@ public final class Authenticator: Sendable {
         return credentials.isEmpty ? nil : credentials
     }
 
+    /// `text` without leading and trailing spaces and tabs (Foundation's `trimmingCharacters`
+    /// costs a bridge to `NSString` on Linux, on every request).
     static func trimmed(_ text: Substring) -> String {
         var view = text
         while let first = view.first, first == " " || first == "\t" { view = view.dropFirst() }

@@ -48,12 +48,16 @@ public struct FolioServer: Sendable {
         ReadRoutes(reads: ReadModels(pool: pool), authenticator: authenticator).register(on: router)
         SyncRoutes(store: store, authenticator: authenticator, configuration: configuration, liveStreams: liveStreams, tail: tail)
             .register(on: router)
-        AppendRoutes(
-            store: store, articles: articles, authenticator: authenticator, configuration: configuration, metrics: metrics, logger: logger
-        ).register(on: router)
+        let appends = AppendRoutes(
+            store: store, articles: articles, authenticator: authenticator, configuration: configuration, metrics: metrics, logger: logger)
+        appends.register(on: router)
+        let serverName = "folio"
         return Application(
             router: router,
-            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "folio"),
+            // Appends are answered in the channel pipeline (AppendChannelHandler); the route
+            // above serves the requests it leaves to Hummingbird.
+            server: .http1(configuration: .init(additionalChannelHandlers: [AppendChannelHandler(routes: appends, serverName: serverName)])),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: serverName),
             onServerRunning: { channel in
                 await onListening(channel.localAddress?.port ?? 0)
             },
