@@ -36,7 +36,7 @@ extension UUID {
                     i += 1
                     continue
                 }
-                guard let high = Self.hexDigit(bytes[i]), let low = Self.hexDigit(bytes[i + 1]) else { return false }
+                guard let high = ASCIIHex.value(bytes[i]), let low = ASCIIHex.value(bytes[i + 1]) else { return false }
                 out[o] = high << 4 | low
                 o += 1
                 i += 2
@@ -45,14 +45,5 @@ extension UUID {
         }
         guard parsed else { return nil }
         self.init(uuid: raw)
-    }
-
-    private static func hexDigit(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        default: nil
-        }
     }
 }

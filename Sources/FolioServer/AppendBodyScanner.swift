@@ -237,7 +237,7 @@ struct AppendBodyScanner {
                     guard index + 4 <= bytes.count else { return false }
                     var value: UInt32 = 0
                     for offset in 0..<4 {
-                        guard let digit = Self.hexDigit(bytes[index + offset]) else { return false }
+                        guard let digit = ASCIIHex.value(bytes[index + offset]) else { return false }
                         value = value << 4 | UInt32(digit)
                     }
                     guard !(0xD800...0xDFFF).contains(value) else { return false }
@@ -309,15 +309,6 @@ struct AppendBodyScanner {
 
     private static func digit(_ byte: UInt8) -> UInt8? {
         (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) ? byte - UInt8(ascii: "0") : nil
-    }
-
-    private static func hexDigit(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 
     /// A UUID in its 36-character form (either case) without Foundation's `sscanf`, else as

@@ -94,9 +94,8 @@ final class AppendChannelHandler: ChannelDuplexHandler, RemovableChannelHandler 
             }
         case (.collecting, .end):
             mode = .answering
-            let request = (fields: fields, body: body.map(AppendRoutes.Body.bytes) ?? .tooLarge)
+            answer(fields: fields, body: body.map(AppendRoutes.Body.bytes) ?? .tooLarge, context: context)
             (fields, body) = (HTTPFields(), nil)
-            answer(fields: request.fields, body: request.body, context: context)
         case (.passing, .end):
             mode = .idle
             context.fireChannelRead(wrapInboundOut(part))
