@@ -75,6 +75,13 @@ public struct EmbeddedPostgres: Sendable {
     /// Creates the cluster if needed, starts it if it is not running, waits until it accepts
     /// connections and makes sure the database exists.
     public func start() async throws -> Running {
+        // initdb and `pg_ctl start -w` block for seconds: not on a cooperative thread.
+        let running = try await DedicatedThread.run("embedded-postgres-start") { try self.startServer() }
+        return try await finish(running)
+    }
+
+    /// Creates the cluster if needed and starts its server unless one runs; blocks.
+    private func startServer() throws -> Running {
         let owner = try ServiceUser.forCurrentProcess()
         try prepareDirectory(owner: owner)
         if !FileManager.default.fileExists(atPath: dataDirectory.appendingPathComponent("PG_VERSION").path) {
@@ -83,8 +90,7 @@ public struct EmbeddedPostgres: Sendable {
         let password = try String(contentsOf: passwordFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         if let port = runningPort() {
             logger.info("reusing the PostgreSQL server already running", metadata: ["directory": "\(directory.path)", "port": "\(port)"])
-            let running = Running(port: port, url: "", startedHere: false, password: password, superuser: options.superuser)
-            return try await finish(running)
+            return Running(port: port, url: "", startedHere: false, password: password, superuser: options.superuser)
         }
         var lastError: (any Error)?
         for _ in 0..<3 {
@@ -93,8 +99,7 @@ public struct EmbeddedPostgres: Sendable {
                 try run(installation.pgCtl, ["start", "-D", dataDirectory.path, "-l", logFile.path, "-w",
                                              "-t", String(options.startTimeoutSeconds), "-o", "-p \(port)"], as: owner)
                 logger.info("started PostgreSQL", metadata: ["directory": "\(directory.path)", "port": "\(port)"])
-                let running = Running(port: port, url: "", startedHere: true, password: password, superuser: options.superuser)
-                return try await finish(running)
+                return Running(port: port, url: "", startedHere: true, password: password, superuser: options.superuser)
             } catch {
                 lastError = error
                 // Another process may have taken the port between picking and binding: retry.
@@ -156,10 +161,12 @@ public struct EmbeddedPostgres: Sendable {
         // pg_ctl -w has waited for the postmaster; still retry briefly while it finishes recovery.
         while true {
             do {
-                let connection = try Connection(configuration: ConnectionConfiguration(adminURL, connectTimeoutSeconds: 5))
-                let exists = try connection.query("SELECT count(*) FROM pg_database WHERE datname = \(database)").scalar(Int.self)
-                if exists == 0 {
-                    try connection.execute("CREATE DATABASE \(quoteIdentifier(database)) ENCODING 'UTF8' TEMPLATE template0")
+                try await DedicatedThread.run("embedded-postgres-database") {
+                    let connection = try Connection(configuration: ConnectionConfiguration(adminURL, connectTimeoutSeconds: 5))
+                    let exists = try connection.query("SELECT count(*) FROM pg_database WHERE datname = \(database)").scalar(Int.self)
+                    if exists == 0 {
+                        try connection.execute("CREATE DATABASE \(quoteIdentifier(database)) ENCODING 'UTF8' TEMPLATE template0")
+                    }
                 }
                 return
             } catch let error as PostgresError where error.isConnectionError || error.sqlState == "57P03" {

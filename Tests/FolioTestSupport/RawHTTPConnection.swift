@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOPosix
+import Synchronization
 
 /// One keep-alive TCP connection that sends raw HTTP/1.1 bytes and reads the answers in
 /// order: for tests of pipelining, connection reuse and shutdown, which URLSession hides.
@@ -36,11 +37,22 @@ public struct RawHTTPConnection: Sendable {
         return text
     }
 
+    /// The server neither sent the answers asked for nor closed the connection in time.
+    public struct TimedOut: Error, CustomStringConvertible {
+        public var answers: [Answer]
+        public var timeout: Duration
+        public var description: String {
+            "no answer \(answers.count + 1) and no close within \(timeout); answers so far: "
+                + answers.map { "\($0.status) \($0.text.prefix(200))" }.joined(separator: " | ")
+        }
+    }
+
     /// Connects, runs `send` with a function that writes bytes, and reads until `count`
     /// answers came or the server closed the connection. `halfClose`: shut the sending side
-    /// once `send` returns, as `nc` does at the end of its input.
+    /// once `send` returns, as `nc` does at the end of its input. Past `timeout` the connection
+    /// is closed and ``TimedOut`` says what had come back.
     public static func exchange(
-        port: Int, answers count: Int, halfClose: Bool = false,
+        port: Int, answers count: Int, halfClose: Bool = false, timeout: Duration = .seconds(120),
         send: @Sendable (_ write: @Sendable ([UInt8]) async throws -> Void) async throws -> Void
     ) async throws -> Exchange {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -51,19 +63,29 @@ public struct RawHTTPConnection: Sendable {
                         wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
                 }
             }
+        let timedOut = Atomic(false)
+        let watchdog = Task { [underlying = channel.channel] in
+            guard (try? await Task.sleep(for: timeout)) != nil else { return }
+            timedOut.store(true, ordering: .sequentiallyConsistent)
+            underlying.close(promise: nil)
+        }
+        defer { watchdog.cancel() }
         return try await channel.executeThenClose { inbound, outbound in
             let writer = outbound
             try await send { bytes in try await writer.write(ByteBuffer(bytes: bytes)) }
             if halfClose { outbound.finish() }
             var buffer = ByteBuffer()
             var answers: [Answer] = []
-            for try await chunk in inbound {
-                buffer.writeImmutableBuffer(chunk)
-                while let answer = try parse(&buffer) {
-                    answers.append(answer)
-                    if answers.count == count { return Exchange(answers: answers, closedByServer: false) }
+            do {
+                for try await chunk in inbound {
+                    buffer.writeImmutableBuffer(chunk)
+                    while let answer = try parse(&buffer) {
+                        answers.append(answer)
+                        if answers.count == count { return Exchange(answers: answers, closedByServer: false) }
+                    }
                 }
-            }
+            } catch where timedOut.load(ordering: .sequentiallyConsistent) {}
+            if timedOut.load(ordering: .sequentiallyConsistent) { throw TimedOut(answers: answers, timeout: timeout) }
             return Exchange(answers: answers, closedByServer: true)
         }
     }

@@ -20,8 +20,11 @@ public enum TestPostgres {
     public static func freshDatabase(_ label: String = "t", cluster: String = "shared") async throws -> String {
         let running = try await shared(cluster)
         let name = "\(label.lowercased().filter { $0.isLetter || $0.isNumber })_\(UUID().uuidString.prefix(8).lowercased())"
-        let admin = try Connection(configuration: ConnectionConfiguration(running.url(database: "postgres")))
-        try admin.execute("CREATE DATABASE \(quoteIdentifier(name)) TEMPLATE template0 ENCODING 'UTF8'")
+        // CREATE DATABASE can take seconds while many clusters start: not on a cooperative thread.
+        try await DedicatedThread.run("create-database") {
+            let admin = try Connection(configuration: ConnectionConfiguration(running.url(database: "postgres")))
+            try admin.execute("CREATE DATABASE \(quoteIdentifier(name)) TEMPLATE template0 ENCODING 'UTF8'")
+        }
         return running.url(database: name)
     }
 
