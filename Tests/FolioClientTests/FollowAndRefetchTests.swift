@@ -15,12 +15,7 @@ import Glibc
 struct FollowAndRefetchTests {
     /// Polls `condition` until it holds. The timeout only bounds a hang; nothing is timed.
     static func eventually(_ timeout: Duration = .seconds(90), _ condition: () async throws -> Bool) async throws -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if try await condition() { return true }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        return try await condition()
+        try await Eventually.poll(timeout: timeout, every: .milliseconds(100), condition)
     }
 
     /// Stdout after its first `offset` bytes.

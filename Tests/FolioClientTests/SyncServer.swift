@@ -44,13 +44,8 @@ struct SyncServer {
         let port = Mutex<Int?>(nil)
         let group = server.makeServiceGroup(shutdownSignals: []) { bound in port.withLock { $0 = bound } }
         let task = Task { try await group.run() }
-        var bound: Int?
-        for _ in 0..<500 {
-            bound = port.withLock { $0 }
-            if bound != nil, store.startReport != nil { break }
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        guard let bound else { throw URLError(.cannotConnectToHost) }
+        try await Eventually.poll(every: .milliseconds(10)) { port.withLock { $0 } != nil && store.startReport != nil }
+        guard let bound = port.withLock({ $0 }) else { throw URLError(.cannotConnectToHost) }
         return SyncServer(admin: admin, pool: pool, base: "http://127.0.0.1:\(bound)", port: bound, url: url, tokens: tokens, group: group, task: task)
     }
 
@@ -82,10 +77,9 @@ struct SyncServer {
     func readModelSnapshot(_ slug: String, revision: Int) async throws -> String {
         let headers = ["Authorization": "Bearer \(tokens[.reader]!)"]
         var article: [String: Any] = [:]
-        for _ in 0..<100 {
+        try await Eventually.poll(every: .milliseconds(100)) {
             article = try await HTTP.get("\(base)/v1/articles/\(slug)", headers: headers).json()
-            if article["revision"] as? Int == revision { break }
-            try await Task.sleep(for: .milliseconds(100))
+            return article["revision"] as? Int == revision
         }
         let body = try await HTTP.get("\(base)/v1/articles/\(slug)/annotations", headers: headers).body
         let annotations = ((try JSONSerialization.jsonObject(with: body)) as? [[String: Any]] ?? []).map { annotation -> String in

@@ -151,14 +151,12 @@ struct AppendChannelHandlerTests {
             try await RawHTTPConnection.exchange(port: Self.port(fixture), answers: 1) { write in try await write(Array(request.utf8)) }
         }
         // Wait until the append waits for the lock, then begin the shutdown.
-        var waiting = 0
-        for _ in 0..<500 where waiting == 0 {
-            waiting = try await fixture.admin.query(
+        let reached = try await Eventually.poll {
+            try await fixture.admin.query(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            ).scalar(Int.self)
-            if waiting == 0 { try await Task.sleep(for: .milliseconds(10)) }
+            ).scalar(Int.self) == 1
         }
-        try #require(waiting == 1, "the append never reached the database")
+        try #require(reached, "the append never reached the database")
         await fixture.beginShutdown()
         try await Task.sleep(for: .milliseconds(300))
         _ = try locker.execute("COMMIT")

@@ -9,13 +9,9 @@ import Testing
 /// streams are open (plus a linger), against a real PostgreSQL.
 @Suite("Shared live tail")
 struct LiveTailTests {
-    /// Waits (up to 20 s) until `condition` holds.
+    /// Waits until `condition` holds (``Eventually``).
     private func waitUntil(_ what: String, _ condition: () -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(20)
-        while !condition() {
-            guard ContinuousClock.now < deadline else { throw TailTestError.timedOut(what) }
-            try await Task.sleep(for: .milliseconds(20))
-        }
+        guard try await Eventually.poll({ condition() }) else { throw TailTestError.timedOut(what) }
     }
 
     enum TailTestError: Error { case timedOut(String) }

@@ -12,12 +12,14 @@ struct ReadEndpointTests {
     /// Polls `url` until `done` holds for its JSON (the projector follows the log).
     func eventually(_ url: String, _ headers: [String: String], _ done: ([String: Any]) -> Bool) async throws -> [String: Any] {
         var last: [String: Any] = [:]
-        for _ in 0..<100 {
+        var reached = false
+        try await Eventually.poll(every: .milliseconds(100)) {
             let response = try await HTTP.get(url, headers: headers)
-            if response.status == 200, let object = try? response.json(), done(object) { return object }
             last = (try? response.json()) ?? [:]
-            try await Task.sleep(for: .milliseconds(100))
+            reached = response.status == 200 && done(last)
+            return reached
         }
+        if reached { return last }
         Issue.record("\(url) never got there: \(last)")
         return last
     }

@@ -50,13 +50,8 @@ struct ServerFixture {
         let port = Mutex<Int?>(nil)
         let group = server.makeServiceGroup(shutdownSignals: []) { bound in port.withLock { $0 = bound } }
         let task = Task { try await group.run() }
-        var bound: Int?
-        for _ in 0..<500 {
-            bound = port.withLock { $0 }
-            if bound != nil, store.startReport != nil { break }
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        guard let bound else { throw URLError(.cannotConnectToHost) }
+        try await Eventually.poll(every: .milliseconds(10)) { port.withLock { $0 } != nil && store.startReport != nil }
+        guard let bound = port.withLock({ $0 }) else { throw URLError(.cannotConnectToHost) }
         return ServerFixture(
             url: url, admin: admin, pool: pool, store: store, server: server, base: "http://127.0.0.1:\(bound)", tokens: tokens,
             group: group, task: task)

@@ -126,10 +126,10 @@ struct PoolTests {
         listener.stop()
         // Iteration ends, and the session goes away within the listener's poll interval.
         #expect(try await iterator.next() == nil)
-        var remaining = try sessions()
-        for _ in 0..<50 where remaining > 0 {
-            try await Task.sleep(for: .milliseconds(100))
+        var remaining = -1
+        try await Eventually.poll(every: .milliseconds(100)) {
             remaining = try sessions()
+            return remaining == 0
         }
         #expect(remaining == 0)
     }
