@@ -5,7 +5,7 @@ import Foundation
 /// Swift concurrency has as many cooperative threads as cores (two on this project's
 /// machines). A task that blocks one of them in `initdb`, `pg_ctl -w` or a synchronous libpq
 /// call holds back every other task of the process meanwhile: in the test suite, where many
-/// clusters start at once, server answers were seen to wait 13 to 40 s for a free thread.
+/// clusters start at once, server answers were seen to wait 3 to 13 s for a free thread.
 /// Work that blocks for long goes through here instead.
 public enum DedicatedThread {
     /// Runs `body` on a new thread named `name` and returns (or throws) what it did.
