@@ -13,11 +13,6 @@ import Glibc
 /// resync after `must-refetch`, with the real `folio` binary against a real server.
 @Suite("Client follow and refetch", .serialized)
 struct FollowAndRefetchTests {
-    /// Polls `condition` until it holds. The timeout only bounds a hang; nothing is timed.
-    static func eventually(_ timeout: Duration = .seconds(90), _ condition: () async throws -> Bool) async throws -> Bool {
-        try await Eventually.poll(timeout: timeout, every: .milliseconds(100), condition)
-    }
-
     /// Stdout after its first `offset` bytes.
     static func output(_ process: ChildProcess, after offset: Int) -> String {
         String(decoding: Array(process.stdout.utf8.dropFirst(offset)), as: UTF8.self)
@@ -101,12 +96,12 @@ struct FollowAndRefetchTests {
         // Another machine's event arrives without a command.
         _ = try await b.object(["annotate", "barish", "--quote", "मीनार", "--note", "from the writer"])
         _ = try await b.object(["sync"])
-        #expect(try await Self.eventually { try Self.caughtUp(replica, database: url) })
+        #expect(try await Eventually.poll(every: .milliseconds(100)) { try Self.caughtUp(replica, database: url) })
         #expect(try replica.eventCount() == 2)
 
         // A local write made while it follows is pushed (and comes back on the stream).
         _ = try await a.object(["annotate", "barish", "--quote", "यातायात", "--note", "while following"])
-        #expect(try await Self.eventually { try Self.count(url) == 3 && Self.caughtUp(replica, database: url) })
+        #expect(try await Eventually.poll(every: .milliseconds(100)) { try Self.count(url) == 3 && Self.caughtUp(replica, database: url) })
 
         // The server goes away: the follower keeps trying; a write meanwhile stays queued.
         try await Self.stop(server)
@@ -117,7 +112,7 @@ struct FollowAndRefetchTests {
         (server, _) = try await Self.serve(url, port: port)
         _ = try await b.object(["annotate", "barish", "--quote", "सड़कें", "--note", "after the restart"])
         _ = try await b.object(["sync"])
-        #expect(try await Self.eventually { try Self.count(url) == 5 && Self.caughtUp(replica, database: url) })
+        #expect(try await Eventually.poll(every: .milliseconds(100)) { try Self.count(url) == 5 && Self.caughtUp(replica, database: url) })
 
         // The database goes away and the server restarts meanwhile: it answers 503 with
         // Retry-After, and the follower waits at least that long before it tries again.
@@ -125,15 +120,15 @@ struct FollowAndRefetchTests {
         try cluster.stop()
         try await Self.stop(server)
         (server, _) = try await Self.serve(url, port: port)
-        #expect(try await Self.eventually { !Self.retryDelays(Self.output(follower, after: seen)).isEmpty })
+        #expect(try await Eventually.poll(every: .milliseconds(100)) { !Self.retryDelays(Self.output(follower, after: seen)).isEmpty })
         let delays = Self.retryDelays(Self.output(follower, after: seen))
         #expect(!delays.isEmpty, "\(Self.output(follower, after: seen))")
         for (retryAfter, delay) in delays { #expect(delay >= retryAfter, "waited \(delay) s for Retry-After \(retryAfter)") }
         try cluster.restart(onPort: database.port)
-        #expect(try await Self.eventually { try await HTTP.get("\(base)/readyz").status == 200 })
+        #expect(try await Eventually.poll(every: .milliseconds(100)) { try await HTTP.get("\(base)/readyz").status == 200 })
         _ = try await b.object(["annotate", "barish", "--quote", "लोगों", "--note", "after the outage"])
         _ = try await b.object(["sync"])
-        #expect(try await Self.eventually { try Self.count(url) == 6 && Self.caughtUp(replica, database: url) })
+        #expect(try await Eventually.poll(every: .milliseconds(100)) { try Self.count(url) == 6 && Self.caughtUp(replica, database: url) })
         #expect(try Self.query(url, "SELECT count(*)::int8 FROM (SELECT event_id FROM events GROUP BY event_id HAVING count(*) > 1) d", Int.self) == [0])
         let workspace = try a.workspace()
         #expect(try workspace.view(try workspace.resolve("barish")).annotations.count == 5)
